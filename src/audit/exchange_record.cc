@@ -1,0 +1,190 @@
+#include "distillguard/exchange_record.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace dg {
+namespace json = boost::json;
+
+namespace {
+
+bool parse_int(std::string_view s, size_t pos, size_t len, int* out) {
+  if (pos + len > s.size()) return false;
+  const char* b = s.data() + pos;
+  auto r = std::from_chars(b, b + len, *out);
+  return r.ec == std::errc() && r.ptr == b + len;
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+
+}  // namespace
+
+std::string format_rfc3339(TimeNs t) {
+  int64_t secs = t / kNsPerSec;
+  int64_t ns = t % kNsPerSec;
+  if (ns < 0) {
+    ns += kNsPerSec;
+    secs -= 1;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ns / kNsPerMs));
+  return buf;
+}
+
+Result<TimeNs> parse_rfc3339(std::string_view s) {
+  // YYYY-MM-DDTHH:MM:SS[.fff...](Z|±hh:mm)
+  int y, mo, d, h, mi, se;
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      s[13] != ':' || s[16] != ':' || !parse_int(s, 0, 4, &y) || !parse_int(s, 5, 2, &mo) ||
+      !parse_int(s, 8, 2, &d) || !parse_int(s, 11, 2, &h) || !parse_int(s, 14, 2, &mi) ||
+      !parse_int(s, 17, 2, &se) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      se > 60) {
+    return invalid_argument("not an RFC 3339 time: '" + std::string(s) + "'");
+  }
+  size_t pos = 19;
+  int64_t frac_ns = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    int64_t scale = kNsPerSec / 10;
+    size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      frac_ns += (s[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) return invalid_argument("empty fraction in time: '" + std::string(s) + "'");
+  }
+  int64_t offset_s = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+    int oh, om;
+    if (!parse_int(s, pos + 1, 2, &oh) || !parse_int(s, pos + 4, 2, &om))
+      return invalid_argument("bad offset in time: '" + std::string(s) + "'");
+    offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return invalid_argument("time without zone: '" + std::string(s) + "'");
+  }
+  if (pos != s.size()) return invalid_argument("trailing text in time: '" + std::string(s) + "'");
+  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+  return secs * kNsPerSec + frac_ns;
+}
+
+Result<ExchangeRecord> parse_exchange_record(std::string_view line) {
+  json::value v;
+  {
+    boost::system::error_code ec;
+    v = json::parse(line, ec);
+    if (ec) return invalid_argument("not JSON: " + ec.message());
+  }
+  if (!v.is_object()) return invalid_argument("not a JSON object");
+  json::object& o = v.as_object();
+  ExchangeRecord r;
+
+  auto take_string = [&](std::string_view key, std::string* out, bool required) -> Status {
+    auto it = o.find(key);
+    if (it == o.end() || it->value().is_null()) {
+      if (required) return invalid_argument("missing required field '" + std::string(key) + "'");
+      return Status();
+    }
+    if (!it->value().is_string())
+      return invalid_argument("field '" + std::string(key) + "' must be a string");
+    *out = std::string(it->value().as_string());
+    return Status();
+  };
+
+  std::string ts;
+  DG_RETURN_IF_ERROR(take_string("ts", &ts, true));
+  auto t = parse_rfc3339(ts);
+  if (!t.ok()) return invalid_argument("field 'ts': " + t.status().message());
+  r.ts = *t;
+  DG_RETURN_IF_ERROR(take_string("account", &r.account, true));
+  if (r.account.empty()) return invalid_argument("field 'account' is empty");
+  DG_RETURN_IF_ERROR(take_string("endpoint", &r.endpoint, true));
+  DG_RETURN_IF_ERROR(take_string("key_id", &r.key_id, false));
+  DG_RETURN_IF_ERROR(take_string("ip", &r.ip, false));
+  DG_RETURN_IF_ERROR(take_string("user_agent", &r.user_agent, false));
+  DG_RETURN_IF_ERROR(take_string("headers_fp", &r.headers_fp, false));
+  DG_RETURN_IF_ERROR(take_string("action", &r.action, false));
+  std::string created;
+  DG_RETURN_IF_ERROR(take_string("account_created", &created, false));
+  if (!created.empty()) {
+    auto c = parse_rfc3339(created);
+    if (!c.ok()) return invalid_argument("field 'account_created': " + c.status().message());
+    r.account_created = *c;
+  }
+
+  auto req = o.find("request");
+  if (req == o.end()) return invalid_argument("missing required field 'request'");
+  if (!req->value().is_object()) return invalid_argument("field 'request' must be an object");
+  r.request = std::move(req->value().as_object());
+
+  if (auto it = o.find("response"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return invalid_argument("field 'response' must be an object");
+    r.response = std::move(it->value().as_object());
+  }
+  if (auto it = o.find("status"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_int64() && !it->value().is_uint64())
+      return invalid_argument("field 'status' must be an integer");
+    r.status = static_cast<int>(it->value().to_number<int64_t>());
+  }
+  if (auto it = o.find("latency_ms"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_number()) return invalid_argument("field 'latency_ms' must be a number");
+    r.latency_ms = it->value().to_number<double>();
+  }
+  static constexpr std::string_view kKnown[] = {
+      "ts",      "account",  "key_id", "ip",     "user_agent", "headers_fp", "account_created",
+      "endpoint", "request", "response", "status", "latency_ms", "action"};
+  for (auto& kv : o) {
+    bool known = false;
+    for (auto k : kKnown) known = known || kv.key() == k;
+    if (!known) r.extra.emplace(kv.key(), std::move(kv.value()));
+  }
+  return r;
+}
+
+std::string to_json_line(const ExchangeRecord& r) {
+  json::object o;
+  o.reserve(14 + r.extra.size());
+  o["ts"] = format_rfc3339(r.ts);
+  o["account"] = r.account;
+  if (!r.key_id.empty()) o["key_id"] = r.key_id;
+  if (!r.ip.empty()) o["ip"] = r.ip;
+  if (!r.user_agent.empty()) o["user_agent"] = r.user_agent;
+  if (!r.headers_fp.empty()) o["headers_fp"] = r.headers_fp;
+  if (r.account_created) o["account_created"] = format_rfc3339(*r.account_created);
+  o["endpoint"] = r.endpoint;
+  o["request"] = r.request;
+  if (r.response) o["response"] = *r.response;
+  if (r.status) o["status"] = *r.status;
+  if (r.latency_ms) {
+    // Boost.JSON prints every double in exponent form; keep whole numbers whole.
+    double ms = *r.latency_ms;
+    if (ms == static_cast<double>(static_cast<int64_t>(ms))) o["latency_ms"] = static_cast<int64_t>(ms);
+    else o["latency_ms"] = std::round(ms * 1000.0) / 1000.0;
+  }
+  if (!r.action.empty()) o["action"] = r.action;
+  for (const auto& kv : r.extra) o[kv.key()] = kv.value();
+  return json::serialize(o);
+}
+
+}  // namespace dg
