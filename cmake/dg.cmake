@@ -5,6 +5,7 @@ function(dg_library name)
   add_library(dg_${name} STATIC ${A_SOURCES})
   target_include_directories(dg_${name} PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(dg_${name} PUBLIC ${A_DEPS})
+  set_property(GLOBAL APPEND PROPERTY DG_ALL_LIBS dg_${name})
 endfunction()
 
 function(dg_test name)
