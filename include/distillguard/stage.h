@@ -97,6 +97,11 @@ class ExchangeContext {
   double risk = 0.0;       // by assess
   Action action = Action::kAllow;  // by policy
   int64_t estimated_tokens = 0;    // charged at admission by limit
+  // Extra headers for the client's response, local reply or not (e.g. x-ratelimit-*).
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  // Why each stage decided what it did, for the record and the audit log
+  // (e.g. {"limit", "tokens_per_minute 90% used"}).
+  std::vector<std::pair<std::string, std::string>> notes;
 
   // --- response, filled by the forward stage / server
   int status = 0;
