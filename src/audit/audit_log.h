@@ -1,0 +1,167 @@
+// The audit log: every exchange record, append-only and hash-chained.
+//
+// Chain. Entry n stores seq (1, 2, ...), ts, account, line = to_json_line(record),
+// prev_hash = hash of entry n-1 (64 zero hex digits for seq 1) and
+//   hash = hex(SHA-256(prev_hash_bytes || line))
+// where prev_hash_bytes are the 32 raw bytes of prev_hash. Editing a line, a
+// hash or deleting/reordering entries breaks the chain at that seq;
+// verify_audit_chain() names the first broken entry.
+//
+// Non-blocking. append() never touches the disk: it moves the record into a
+// bounded in-memory backlog and returns. One writer thread drains the backlog
+// in batches (one SQLite transaction each, WAL). If a batch fails (disk full,
+// I/O error, locked database) the error is printed to stderr and counted, the
+// records stay in the backlog in order and the batch is retried with backoff
+// — nothing is dropped. Only when the backlog is full does append() refuse
+// (kResourceExhausted: the gateway answers 503 rather than serve an exchange it
+// cannot record).
+//
+// JSONL mirror (optional): after each committed batch, the same record lines
+// (exactly the exchange-log format, no chain fields) are appended to a JSONL
+// file that `analyze` can read directly. The chain lives in SQLite only.
+//
+// Thread-safety: append(), counters() and flush() are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "distillguard/clock.h"
+#include "distillguard/exchange_record.h"
+#include "distillguard/status.h"
+
+namespace dg {
+
+// A record waiting to be chained and written.
+struct PendingEntry {
+  TimeNs ts = 0;
+  std::string account;
+  std::string line;  // to_json_line(record)
+};
+
+// A chained entry as stored.
+struct AuditEntry {
+  int64_t seq = 0;
+  TimeNs ts = 0;
+  std::string account;
+  std::string line;
+  std::string prev_hash;  // hex
+  std::string hash;       // hex
+};
+
+// hex(SHA-256(unhex(prev_hash_hex) || line)).
+std::string chain_hash(std::string_view prev_hash_hex, std::string_view line);
+// The prev_hash of seq 1: 64 '0's.
+const std::string& genesis_hash();
+
+// Where batches land. write_batch() chains `batch` onto the stored head and
+// commits atomically: all entries or none. On error nothing was written and
+// the same batch will be offered again. Called from the writer thread only.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual Status write_batch(const std::vector<PendingEntry>& batch,
+                             std::vector<AuditEntry>* written) = 0;
+};
+
+// SQLite sink (WAL). The chain head is re-read inside each write transaction
+// (BEGIN IMMEDIATE), so two processes appending to one file still form one chain.
+Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& path);
+
+struct AuditLogOptions {
+  size_t max_backlog = 100000;           // records held in memory at most
+  size_t max_batch = 1024;               // records per transaction
+  std::string jsonl_path;                // "" = no mirror
+  bool keep_content = true;              // false: redact_content() each record
+  TimeNs retry_min = 50 * kNsPerMs;      // backoff after a failed batch, doubling...
+  TimeNs retry_max = 5 * kNsPerSec;      // ...up to this
+};
+
+class AuditLog {
+ public:
+  struct Counters {
+    int64_t backlog = 0;       // records waiting in memory
+    int64_t written = 0;       // records committed
+    int64_t write_errors = 0;  // failed batch attempts
+    int64_t refused = 0;       // append() calls refused with a full backlog
+    int64_t mirror_errors = 0; // failed JSONL mirror writes
+  };
+
+  // Starts the writer thread on `sink`.
+  static Result<std::unique_ptr<AuditLog>> create(std::unique_ptr<AuditSink> sink,
+                                                  const AuditLogOptions& options);
+  // Opens the SQLite sink at `sqlite_path`, then as create().
+  static Result<std::unique_ptr<AuditLog>> open(const std::string& sqlite_path,
+                                                const AuditLogOptions& options);
+  // Flushes for up to 5 s, then stops the writer; reports on stderr any records
+  // still unwritten.
+  ~AuditLog();
+
+  // Never blocks on I/O. kResourceExhausted if the backlog is full.
+  Status append(ExchangeRecord record);
+  // Same, for an already serialized record line.
+  Status append_line(TimeNs ts, std::string account, std::string line);
+  // Waits until everything appended before the call is committed, or timeout.
+  // kDeadlineExceeded if records are still waiting (e.g. the disk is failing).
+  Status flush(TimeNs timeout = 5 * kNsPerSec);
+  Counters counters() const;
+
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+ private:
+  AuditLog(std::unique_ptr<AuditSink> sink, const AuditLogOptions& options);
+  void run();
+  void mirror(const std::vector<AuditEntry>& entries);
+
+  std::unique_ptr<AuditSink> sink_;
+  AuditLogOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<PendingEntry> backlog_;
+  int64_t appended_ = 0;  // total accepted; guarded by mu_
+  bool stop_ = false;
+  std::atomic<int64_t> written_{0};
+  std::atomic<int64_t> write_errors_{0};
+  std::atomic<int64_t> refused_{0};
+  std::atomic<int64_t> mirror_errors_{0};
+  FILE* mirror_file_ = nullptr;
+  std::thread writer_;
+};
+
+// Removes message/prompt/answer text from a record (keep_content = false):
+// request.messages[].content, request.prompt, response choices' content and
+// reasoning_content become "[redacted]". Structure and usage stay.
+void redact_content(ExchangeRecord& record);
+
+struct ChainReport {
+  int64_t entries = 0;   // entries checked
+  int64_t first_bad_seq = 0;  // 0 = chain intact
+  std::string reason;    // why first_bad_seq is broken
+  std::string head_hash; // hash of the last entry
+};
+
+// Checks the whole chain in the SQLite audit database at `path`: seqs
+// contiguous from 1, each prev_hash equal to the previous hash, each hash
+// recomputed, ts/account columns matching the line. Returns ok with the report
+// (first_bad_seq != 0 if broken); an error only if the file cannot be read.
+Result<ChainReport> verify_audit_chain(const std::string& path);
+
+// Reads entries in seq order (for `audit tail/export`): `after_seq` exclusive,
+// at most `limit` (0 = all), optionally only one account. Calls `fn` per entry;
+// stops early if fn returns false.
+Status read_audit_entries(const std::string& path, int64_t after_seq, int64_t limit,
+                          const std::string& account,
+                          const std::function<bool(const AuditEntry&)>& fn);
+
+}  // namespace dg

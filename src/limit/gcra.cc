@@ -1,0 +1,3 @@
+#include "limit/gcra.h"
+namespace dg {
+}  // namespace dg

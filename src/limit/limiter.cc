@@ -1,0 +1,3 @@
+#include "limit/limiter.h"
+namespace dg {
+}  // namespace dg
