@@ -94,6 +94,14 @@ void WordScanner::reset() {
 
 void WordScanner::on_space(char c) {
   if (c == '\n') {
+    if (at_line_start_ && !in_fence_) {
+      // A blank line ends a paragraph: an unbalanced quote, backtick or brace
+      // in one paragraph must not silence the rest of the text.
+      inline_code_ = false;
+      in_quote_ = false;
+      curly_quote_ = 0;
+      brace_depth_ = 0;
+    }
     at_line_start_ = true;
     line_indent_ = 0;
     line_protected_ = false;

@@ -6,7 +6,8 @@
 // synonym table (lowercase, or Capitalised at a sentence start) and it lies
 // outside every protected span: fenced or indented code, inline code, JSON
 // ({...}), blockquotes, "double", “curly” or 'single' quotations, and any run
-// with digits, URLs, e-mail addresses, paths, markup or non-ASCII letters. At an
+// with digits, URLs, e-mail addresses, paths, markup or non-ASCII letters.
+// Quote, inline-code and brace state ends at a blank line (outside fences). At an
 // eligible position with context c (the previous run, lowercased, trimmed of
 // punctuation) and synonym group G of k words, the key gives
 //     (u, g) = SHA-256(key ‖ c ‖ 0x1f ‖ G)  →  u uniform in [0,1), g in [0,k)

@@ -1,0 +1,50 @@
+// The watermark as a ResponseTransform: edits choices[].message.content
+// (chat), choices[].text (completions) and, streamed, choices[].delta.content /
+// choices[].text chunk by chunk, holding back only the unfinished word at the
+// end of each chunk. A choice's held-back text is flushed into the chunk that
+// carries its finish_reason, or, failing that, into extra chunks at stream end.
+// Tool calls, function arguments and reasoning fields are never touched.
+//
+// Thread-safety: one per response (per-request object).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <memory>
+#include <vector>
+
+#include "defend/watermark.h"
+#include "distillguard/stage.h"
+
+namespace dg::defend {
+
+struct WatermarkTally {
+  int eligible = 0;
+  int changed = 0;
+};
+
+class WatermarkTransform : public ResponseTransform {
+ public:
+  // `table` must outlive the transform. `tally` (optional) receives the counts
+  // when the transform is destroyed or the response ends.
+  WatermarkTransform(const SynonymTable& table, const WatermarkKey& key, double strength,
+                     std::shared_ptr<WatermarkTally> tally = nullptr)
+      : table_(table), key_(key), strength_(strength), tally_(std::move(tally)) {}
+  ~WatermarkTransform() override;
+
+  void on_body(boost::json::object& body) override;
+  void on_chunk(boost::json::object& chunk) override;
+  void on_stream_end(const boost::json::object* last, std::vector<boost::json::object>& extra) override;
+
+ private:
+  Watermarker& marker(int64_t index);
+  void account(const Watermarker& w);
+
+  const SynonymTable& table_;
+  WatermarkKey key_;
+  double strength_;
+  std::shared_ptr<WatermarkTally> tally_;
+  std::vector<std::pair<int64_t, std::unique_ptr<Watermarker>>> markers_;  // per choice index
+  std::string out_;
+};
+
+}  // namespace dg::defend
