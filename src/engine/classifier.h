@@ -1,0 +1,66 @@
+// The capability classifier: which area of the model's abilities a prompt asks
+// for (math, code, reasoning, ...). A hashed word uni/bi-gram softmax model
+// (fastText-style, without the embedding layer), trained in-process from the
+// labelled real prompts in data/classifier/prompts.tsv (built reproducibly by
+// data/classifier/build_dataset.py; the file is embedded in the binary), plus
+// three high-precision overrides: a request with `tools` is tool use, and
+// explicit "translate"/"summarize" requests are translation/summarisation.
+//
+// Classification is a few microseconds (at most kMaxChars of text are read).
+// builtin() trains once per process (about 0.2 s) on first use; thread-safe.
+// A trained classifier is immutable and safe to share between threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dg::engine {
+
+enum class Capability : uint8_t {
+  kMath = 0, kCode, kReasoning, kWriting, kSummarization, kTranslation, kFactualQa, kScience,
+  kConversation, kExtraction, kToolUse, kOther,
+};
+inline constexpr int kCapabilityCount = 12;
+const char* capability_name(Capability c);
+std::optional<Capability> capability_from_name(std::string_view name);
+
+struct LabelledPrompt {
+  Capability label;
+  std::string source;
+  std::string text;
+};
+
+// Parses "label<TAB>source<TAB>text" lines; lines with an unknown label are skipped.
+std::vector<LabelledPrompt> parse_labelled_tsv(std::string_view tsv);
+// The embedded data/classifier/prompts.tsv.
+std::string_view builtin_training_tsv();
+
+class CapabilityClassifier {
+ public:
+  static constexpr int kBucketBits = 17;
+  static constexpr size_t kMaxChars = 1500;
+
+  // Deterministic for a given seed.
+  static CapabilityClassifier train(const std::vector<LabelledPrompt>& data, uint64_t seed = 1,
+                                    int epochs = 6);
+  // Trained from the embedded data on first use.
+  static const CapabilityClassifier& builtin();
+
+  // Model only (no overrides).
+  Capability predict(std::string_view text) const;
+  // Model plus the overrides; `lower` is the lower-cased prompt.
+  Capability classify(std::string_view lower, bool has_tools) const;
+
+ private:
+  CapabilityClassifier() = default;
+  template <typename Fn>
+  static void features(std::string_view lower, Fn&& fn);
+  std::vector<float> w_;  // (1 << kBucketBits) * kCapabilityCount
+  std::array<float, kCapabilityCount> bias_{};
+};
+
+}  // namespace dg::engine

@@ -1,0 +1,327 @@
+// Each signal on hand-made record sequences, clustering on planted clusters,
+// the classifier on a few prompts, sketches' accuracy.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/hash.h"
+#include "distillguard/random.h"
+#include "engine/engine.h"
+#include "engine/sketch.h"
+#include "engine/text.h"
+
+namespace dg::engine {
+namespace {
+
+namespace json = boost::json;
+
+constexpr TimeNs kT0 = 1'769'947'200LL * kNsPerSec;  // 2026-02-01T12:00:00Z
+
+struct Req {
+  std::string prompt = "hello";
+  std::string system;
+  int turns = 1;
+  double temperature = 1.0;
+  int n = 1;
+  bool logprobs = false;
+  std::string ip = "198.51.100.7";
+  std::string ua = "ua";
+  std::string model = "teacher-1";
+};
+
+ExchangeRecord make(const std::string& account, TimeNs ts, const Req& q) {
+  ExchangeRecord r;
+  r.ts = ts;
+  r.account = account;
+  r.endpoint = "/v1/chat/completions";
+  r.ip = q.ip;
+  r.user_agent = q.ua;
+  json::array msgs;
+  if (!q.system.empty()) msgs.push_back(json::object{{"role", "system"}, {"content", q.system}});
+  for (int t = 1; t < q.turns; ++t) {
+    msgs.push_back(json::object{{"role", "user"}, {"content", "earlier question " + std::to_string(t)}});
+    msgs.push_back(json::object{{"role", "assistant"}, {"content", "an answer"}});
+  }
+  msgs.push_back(json::object{{"role", "user"}, {"content", q.prompt}});
+  r.request = json::object{{"model", q.model}, {"messages", msgs}, {"temperature", q.temperature}};
+  if (q.n > 1) r.request["n"] = q.n;
+  if (q.logprobs) {
+    r.request["logprobs"] = true;
+    r.request["top_logprobs"] = 5;
+  }
+  r.response = json::object{{"usage", json::object{{"prompt_tokens", 40}, {"completion_tokens", 200}}}};
+  return r;
+}
+
+// Prompts over every capability area (real-style, varied).
+const std::vector<std::string>& broad_prompts() {
+  static const std::vector<std::string> p = {
+      "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?",
+      "Write a python function to find the shared elements from the given two lists.",
+      "If all bloops are razzies and all razzies are lazzies, are all bloops definitely lazzies? Explain the logic.",
+      "Compose an engaging travel blog post about a recent trip to Hawaii.",
+      "Summarize the following article in three sentences: The city council met on Tuesday to discuss the budget.",
+      "Translate the following sentence into French: The weather is lovely today.",
+      "Who was the first president of the United States and when did he take office?",
+      "Explain how photosynthesis converts light energy into chemical energy in plant cells.",
+      "hey, how are you doing today? I had a rough day at work",
+      "Extract all the names and dates from this text and return them as JSON: Alice met Bob on 3 May.",
+      "Solve for x: 3x + 7 = 22. What is the value of x?",
+      "Write a JavaScript function that debounces another function.",
+      "Describe the process of mitosis and the role of the spindle fibres in chromosome separation.",
+      "What is the capital of Australia and why was it chosen?",
+      "Write a short poem about autumn leaves falling in the park.",
+  };
+  return p;
+}
+
+TEST(Sketch, HyperLogLogEstimatesDistinctCounts) {
+  Hll<7> h;
+  for (uint64_t i = 0; i < 5000; ++i) h.add(hash64(std::to_string(i)));
+  EXPECT_NEAR(h.estimate(), 5000, 5000 * 0.3);
+  Hll<7> small;
+  for (int r = 0; r < 10; ++r)
+    for (uint64_t i = 0; i < 20; ++i) small.add(hash64(std::to_string(i)));
+  EXPECT_NEAR(small.estimate(), 20, 4);
+}
+
+TEST(Sketch, TopKKeepsHeavyHitters) {
+  TopK<4> t;
+  for (int i = 0; i < 1000; ++i) {
+    t.add(7);
+    t.add(1000 + static_cast<uint64_t>(i));  // a long tail of one-offs
+  }
+  EXPECT_EQ(t.top_key(), 7u);
+  EXPECT_GE(t.count_of(7), 1000u);
+}
+
+TEST(Sketch, WelfordMatchesDirectMoments) {
+  Welford w;
+  for (double x : {1.0, 2.0, 3.0, 4.0}) w.add(x);
+  EXPECT_NEAR(w.mean, 2.5, 1e-6);
+  EXPECT_NEAR(w.variance(), 1.6666667, 1e-5);
+}
+
+TEST(Text, TemplateMasksVariableParts) {
+  auto a = template_keys("Answer the question below and explain every step.\nQuestion: Tom has 3 apples and buys 5 more. How many now?\nFormat: final answer on the last line please.");
+  auto b = template_keys("Answer the question below and explain every step.\nQuestion: Maria reads 20 pages a day for 7 days in June. How many pages?\nFormat: final answer on the last line please.");
+  EXPECT_EQ(a.prefix, b.prefix);
+  EXPECT_EQ(a.suffix, b.suffix);
+  EXPECT_NE(a.whole, 0u);
+  auto c = template_keys("Write me a haiku about the ocean at night, with a twist at the end of it.");
+  EXPECT_NE(a.prefix, c.prefix);
+}
+
+TEST(Text, CuesDetected) {
+  EXPECT_TRUE(has_cot_cue("solve this and explain every step of your reasoning"));
+  EXPECT_TRUE(has_cot_cue("write out the reasoning behind this completed answer"));
+  EXPECT_FALSE(has_cot_cue("what is the capital of france"));
+  EXPECT_TRUE(has_rubric_cue("grade the following response on a scale of 1 to 10"));
+  EXPECT_FALSE(has_rubric_cue("write a story about a dragon"));
+  EXPECT_TRUE(has_benchmark_shape("Which is a mammal?\nA) shark\nB) whale\nC) trout\nD) squid\nAnswer:"));
+  EXPECT_FALSE(has_benchmark_shape("tell me a joke"));
+}
+
+TEST(Classifier, LabelsClearPrompts) {
+  const auto& clf = CapabilityClassifier::builtin();
+  std::string l;
+  auto cls = [&](const std::string& s, bool tools = false) {
+    to_lower_ascii(s, l);
+    return clf.classify(l, tools);
+  };
+  EXPECT_EQ(cls("Write a python function to reverse a linked list."), Capability::kCode);
+  EXPECT_EQ(cls("A baker makes 24 muffins and sells 3 boxes of 6. How many muffins are left?"), Capability::kMath);
+  EXPECT_EQ(cls("Translate this into Spanish: good morning"), Capability::kTranslation);
+  EXPECT_EQ(cls("Summarize this paragraph for me"), Capability::kSummarization);
+  EXPECT_EQ(cls("book a flight", true), Capability::kToolUse);
+}
+
+// A bulk harvester: broad prompts, single-turn, temperature 0, metronome timing.
+TEST(Engine, BulkBroadHarvesterIsFlaggedWithReasons) {
+  Engine e;
+  const auto& p = broad_prompts();
+  Assessment last;
+  for (int i = 0; i < 1500; ++i) {
+    Req q;
+    q.prompt = p[i % p.size()] + " (item " + std::to_string(i) + ")";
+    q.temperature = 0;
+    last = e.observe(make("bulk", kT0 + i * 3 * kNsPerSec, q));
+  }
+  EXPECT_EQ(last.verdict, Verdict::kAttack);
+  auto rep = e.report();
+  ASSERT_EQ(rep.accounts.size(), 1u);
+  ASSERT_TRUE(rep.accounts[0].first_flagged.has_value());
+  EXPECT_LE(rep.accounts[0].first_flagged->exchange, 1000u);
+  bool coverage = false;
+  for (auto& r : rep.accounts[0].reasons) coverage |= r.signal == "capability_coverage";
+  EXPECT_TRUE(coverage);
+}
+
+// A human chatting: few prompts, multi-turn, irregular timing: stays ok.
+TEST(Engine, HumanChatUserStaysOk) {
+  Engine e;
+  Rng rng(3);
+  const auto& p = broad_prompts();
+  TimeNs t = kT0;
+  Assessment last;
+  for (int i = 0; i < 60; ++i) {
+    Req q;
+    q.prompt = p[rng.below(p.size())];
+    q.turns = 1 + static_cast<int>(rng.below(4));
+    t += static_cast<TimeNs>(rng.exponential(1800) * kNsPerSec);
+    last = e.observe(make("human", t, q));
+  }
+  EXPECT_EQ(last.verdict, Verdict::kOk);
+}
+
+TEST(Engine, RegularTimingScoresHigherThanHumanTiming) {
+  Profile bot, human;
+  Rng rng(5);
+  TimeNs tb = kT0, th = kT0;
+  RecordFeatures f;
+  for (int i = 0; i < 300; ++i) {
+    tb += 10 * kNsPerSec;
+    th += static_cast<TimeNs>(rng.lognormal(4, 1.5) * kNsPerSec);
+    f.ts = tb;
+    bot.add(f);
+    f.ts = th;
+    human.add(f);
+  }
+  auto sb = compute_signals(bot), sh = compute_signals(human);
+  EXPECT_GT(sb[kSigRegularTiming], 0.8);
+  EXPECT_LT(sh[kSigRegularTiming], 0.2);
+}
+
+TEST(Engine, HarvestingCuesRaiseRisk) {
+  Profile plain, cot, lp;
+  RecordFeatures f;
+  for (int i = 0; i < 200; ++i) {
+    f.ts = kT0 + i * kNsPerSec * 60;
+    f.prompt_hash = static_cast<uint64_t>(i) + 1;
+    f.cot = false;
+    f.logprobs = false;
+    plain.add(f);
+    f.cot = true;
+    cot.add(f);
+    f.cot = false;
+    f.logprobs = true;
+    lp.add(f);
+  }
+  double base = risk_score(compute_signals(plain));
+  EXPECT_GT(risk_score(compute_signals(cot)), base + 0.05);
+  EXPECT_GT(risk_score(compute_signals(lp)), base + 0.05);
+}
+
+TEST(Engine, FixedSystemPromptApplicationLowersRisk) {
+  Profile app, bare;
+  RecordFeatures f;
+  for (int i = 0; i < 300; ++i) {
+    f.ts = kT0 + i * kNsPerSec * 30;
+    f.prompt_hash = static_cast<uint64_t>(i) + 1;
+    f.capability = static_cast<Capability>(i % kCapabilityCount);
+    f.system_hash = 0;
+    f.has_system = false;
+    bare.add(f);
+    f.system_hash = 99;
+    f.has_system = true;
+    app.add(f);
+  }
+  EXPECT_LT(risk_score(compute_signals(app)), risk_score(compute_signals(bare)));
+}
+
+// A planted hydra: 60 accounts, each small, same template, same client
+// fingerprint, created in one burst, rotating addresses. Plus 60 unrelated
+// human accounts. The hydra forms one cluster; the humans do not join it.
+TEST(Engine, PlantedHydraFormsOneClusterAndIsFlagged) {
+  Engine e;
+  Rng rng(9);
+  const auto& p = broad_prompts();
+  std::vector<ExchangeRecord> recs;
+  for (int a = 0; a < 60; ++a) {
+    TimeNs created = kT0 - 3600 * kNsPerSec + a * 5 * kNsPerSec;
+    for (int i = 0; i < 25; ++i) {
+      Req q;
+      q.prompt = "You are helping build a dataset. Respond thoroughly and explain every step.\n\n" +
+                 p[rng.below(p.size())] + " #" + std::to_string(a * 100 + i) +
+                 "\n\nEnd your answer with a one-line summary of the final result.";
+      q.ip = "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250));
+      q.ua = "python-requests/2.31";
+      q.temperature = 0;
+      auto r = make("hydra_" + std::to_string(a), kT0 + (a * 25 + i) * 7 * kNsPerSec, q);
+      r.account_created = created;
+      recs.push_back(std::move(r));
+    }
+  }
+  for (int h = 0; h < 60; ++h) {
+    for (int i = 0; i < 10; ++i) {
+      Req q;
+      q.prompt = p[rng.below(p.size())];
+      q.turns = 1 + static_cast<int>(rng.below(3));
+      q.ip = "192.0.2." + std::to_string(h);
+      q.ua = "Mozilla/5.0 browser " + std::to_string(h % 7);
+      recs.push_back(make("human_" + std::to_string(h), kT0 + (h * 10 + i) * 31 * kNsPerSec, q));
+    }
+  }
+  std::stable_sort(recs.begin(), recs.end(), [](auto& x, auto& y) { return x.ts < y.ts; });
+  for (auto& r : recs) e.observe(r);
+  auto rep = e.report();
+  std::string hydra_cluster;
+  int hydra_flagged = 0, humans_flagged = 0, hydra_in_main = 0;
+  for (auto& a : rep.accounts) {
+    if (a.account.rfind("hydra_", 0) == 0) {
+      if (hydra_cluster.empty()) hydra_cluster = a.cluster;
+      hydra_in_main += !a.cluster.empty() && a.cluster == hydra_cluster;
+      hydra_flagged += a.verdict == Verdict::kAttack;
+    } else {
+      humans_flagged += a.verdict == Verdict::kAttack;
+      if (!hydra_cluster.empty()) {
+        EXPECT_NE(a.cluster, hydra_cluster) << a.account;
+      }
+    }
+  }
+  EXPECT_FALSE(hydra_cluster.empty());
+  EXPECT_GE(hydra_in_main, 57);
+  EXPECT_GE(hydra_flagged, 57);
+  EXPECT_EQ(humans_flagged, 0);
+}
+
+// A legitimate customer: 40 keys behind one corporate block, one application
+// (fixed system prompt, narrow task). Linked, but not an attack.
+TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
+  Engine e;
+  std::vector<ExchangeRecord> recs;
+  for (int a = 0; a < 40; ++a) {
+    for (int i = 0; i < 80; ++i) {
+      Req q;
+      q.system = "You are the support assistant of Acme Corp. Answer customer questions politely.";
+      q.prompt = "Customer message: I cannot log into my account number " + std::to_string(a * 1000 + i) +
+                 ", what should I do?";
+      q.turns = 1 + (i % 3);
+      q.ip = "10.1.2." + std::to_string(a);
+      q.ua = "acme-backend/3.2";
+      recs.push_back(make("acme_" + std::to_string(a), kT0 + (a * 80 + i) * 11 * kNsPerSec, q));
+    }
+  }
+  std::stable_sort(recs.begin(), recs.end(), [](auto& x, auto& y) { return x.ts < y.ts; });
+  for (auto& r : recs) e.observe(r);
+  auto rep = e.report();
+  for (auto& a : rep.accounts) EXPECT_NE(a.verdict, Verdict::kAttack) << a.account;
+  EXPECT_FALSE(rep.clusters.empty());  // they are linked (one actor), just not an attacker
+}
+
+TEST(Engine, ProfileStaysBounded) {
+  EXPECT_LE(sizeof(Profile), 1536u);
+  Engine e;
+  for (int i = 0; i < 2000; ++i) {
+    Req q;
+    q.prompt = "prompt " + std::to_string(i);
+    e.observe(make("acct_" + std::to_string(i), kT0 + i * kNsPerSec, q));
+  }
+  size_t fixed = (size_t{1} << e.config().link_slots_log2) * 40;
+  EXPECT_LT((e.memory_bytes() - fixed) / e.account_count(), 4096u);
+}
+
+}  // namespace
+}  // namespace dg::engine

@@ -1,0 +1,45 @@
+// What the engine reads from one exchange record, extracted once per record:
+// request parameters, conversation shape, the prompt's capability area,
+// template keys and cues, and the client's infrastructure keys.
+// Thread-safe (uses the shared immutable classifier); allocation-free after
+// the caller's scratch string has grown.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "distillguard/exchange_record.h"
+#include "engine/classifier.h"
+#include "engine/text.h"
+
+namespace dg::engine {
+
+struct RecordFeatures {
+  TimeNs ts = 0;
+  Capability capability = Capability::kOther;
+  bool temp0 = false;        // temperature == 0
+  bool multi_sample = false; // n > 1
+  bool logprobs = false;     // logprobs / top_logprobs asked
+  bool has_system = false;
+  bool multi_turn = false;   // more than one user turn in the request
+  bool has_tools = false;
+  bool cot = false;          // chain-of-thought elicitation cue
+  bool rubric = false;       // grading / judging cue
+  bool benchmark = false;    // benchmark-item shape
+  uint32_t prompt_tokens = 0;      // from usage (or estimated from the text)
+  uint32_t completion_tokens = 0;  // from usage
+  uint64_t prompt_hash = 0;  // exact last user prompt
+  uint64_t system_hash = 0;  // 0 when no system prompt
+  uint64_t model_hash = 0;
+  TemplateKeys tmpl;
+  uint64_t ip_hash = 0;      // 0 when absent
+  uint64_t ip_block = 0;     // /24 (IPv4) or /48 (IPv6); 0 when absent
+  uint64_t fingerprint = 0;  // user agent + header fingerprint; 0 when both absent
+  TimeNs account_created = 0;  // 0 when unknown
+};
+
+// `scratch` is a reusable buffer (lower-cased prompt).
+RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassifier& clf,
+                                std::string& scratch);
+
+}  // namespace dg::engine

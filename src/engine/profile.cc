@@ -1,0 +1,100 @@
+#include "engine/profile.h"
+
+#include <algorithm>
+
+namespace dg::engine {
+
+void Profile::add(const RecordFeatures& f) {
+  if (n == 0) {
+    first_ts = f.ts;
+  } else {
+    double g = static_cast<double>(std::max<TimeNs>(0, f.ts - last_ts)) / kNsPerSec;
+    gap.add(g);
+    bursts += g < 2.0;
+  }
+  last_ts = std::max(last_ts, f.ts);
+  ++n;
+  if (f.account_created && (created == 0 || f.account_created < created)) created = f.account_created;
+  int64_t secs = f.ts / kNsPerSec;
+  hour[static_cast<size_t>(((secs / 3600) % 24 + 24) % 24)]++;
+  days.add(static_cast<uint64_t>(secs / 86400) * 0x9e3779b97f4a7c15ULL + 11);
+  activity.add(static_cast<uint64_t>(secs / 600));
+  cap[static_cast<size_t>(f.capability)]++;
+  temp0 += f.temp0;
+  multi_sample += f.multi_sample;
+  logprobs += f.logprobs;
+  with_system += f.has_system;
+  multi_turn += f.multi_turn;
+  tools += f.has_tools;
+  cot += f.cot;
+  rubric += f.rubric;
+  benchmark += f.benchmark;
+  prompt_tokens += f.prompt_tokens;
+  completion_tokens += f.completion_tokens;
+  prompts.add(f.prompt_hash);
+  templates.add(f.tmpl.whole);
+  if (f.tmpl.prefix) prefixes.add(f.tmpl.prefix);
+  if (f.tmpl.suffix) suffixes.add(f.tmpl.suffix);
+  if (f.system_hash) {
+    systems.add(f.system_hash);
+    system_top.add(f.system_hash);
+  }
+  if (f.model_hash) {
+    models.add(f.model_hash);
+    model_top.add(f.model_hash);
+  }
+  if (f.ip_hash) {
+    ips.add(f.ip_hash);
+    blocks.add(f.ip_block);
+    block_top.add(f.ip_block);
+  }
+  if (f.fingerprint) fp_top.add(f.fingerprint);
+}
+
+void Profile::merge(const Profile& o) {
+  if (o.n == 0) return;
+  if (n == 0) {
+    *this = o;
+    return;
+  }
+  first_ts = std::min(first_ts, o.first_ts);
+  last_ts = std::max(last_ts, o.last_ts);
+  n += o.n;
+  if (o.created && (created == 0 || o.created < created)) created = o.created;
+  gap.merge(o.gap);
+  bursts += o.bursts;
+  for (size_t i = 0; i < hour.size(); ++i) hour[i] += o.hour[i];
+  for (size_t i = 0; i < cap.size(); ++i) cap[i] += o.cap[i];
+  temp0 += o.temp0;
+  multi_sample += o.multi_sample;
+  logprobs += o.logprobs;
+  with_system += o.with_system;
+  multi_turn += o.multi_turn;
+  tools += o.tools;
+  cot += o.cot;
+  rubric += o.rubric;
+  benchmark += o.benchmark;
+  prompt_tokens += o.prompt_tokens;
+  completion_tokens += o.completion_tokens;
+  prompts.merge(o.prompts);
+  templates.merge(o.templates);
+  days.merge(o.days);
+  ips.merge(o.ips);
+  blocks.merge(o.blocks);
+  systems.merge(o.systems);
+  models.merge(o.models);
+  prefixes.merge(o.prefixes);
+  suffixes.merge(o.suffixes);
+  system_top.merge(o.system_top);
+  block_top.merge(o.block_top);
+  fp_top.merge(o.fp_top);
+  model_top.merge(o.model_top);
+  activity.merge(o.activity);
+}
+
+double Profile::template_share() const {
+  if (n == 0) return 0;
+  return static_cast<double>(std::max(prefixes.max_count(), suffixes.max_count())) / n;
+}
+
+}  // namespace dg::engine

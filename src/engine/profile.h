@@ -1,0 +1,55 @@
+// A behavioural profile: everything the engine remembers about one account (or,
+// merged, about one cluster of linked accounts), in constant memory whatever
+// the volume (about 1.2 KiB; static_assert below). Built only from record
+// features and record time, so a replay rebuilds the same profile.
+//
+// Not thread-safe: owned and updated by the engine's single writer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "engine/features.h"
+#include "engine/sketch.h"
+
+namespace dg::engine {
+
+struct Profile {
+  uint32_t n = 0;              // exchanges
+  TimeNs first_ts = 0;
+  TimeNs last_ts = 0;
+  TimeNs created = 0;          // account creation (0 unknown); for clusters the earliest
+  Welford gap;                 // inter-arrival time, seconds
+  uint32_t bursts = 0;         // gaps under 2 s
+  std::array<uint32_t, 24> hour{};                // hour-of-day histogram (UTC)
+  std::array<uint32_t, kCapabilityCount> cap{};  // capability areas asked
+  uint32_t temp0 = 0, multi_sample = 0, logprobs = 0, with_system = 0, multi_turn = 0;
+  uint32_t tools = 0, cot = 0, rubric = 0, benchmark = 0;
+  uint64_t prompt_tokens = 0, completion_tokens = 0;
+  Hll<7> prompts;        // distinct prompts
+  Hll<6> templates;      // distinct masked templates
+  Hll<6> days;           // distinct active days
+  Hll<6> ips;            // distinct client addresses
+  Hll<6> blocks;         // distinct address blocks
+  Hll<6> systems;        // distinct system prompts
+  Hll<6> models;         // distinct model names
+  TopK<6> prefixes;      // most used template openings
+  TopK<6> suffixes;      // most used template endings
+  TopK<2> system_top;
+  TopK<2> block_top;
+  TopK<2> fp_top;
+  TopK<2> model_top;
+  MinHash<16> activity;  // 10-minute activity buckets (synchronised timing)
+
+  void add(const RecordFeatures& f);
+  // Folds another profile in (cluster aggregation). Timing moments are
+  // combined as if the streams were one; the histograms and sketches exactly.
+  void merge(const Profile& o);
+  double hours() const { return static_cast<double>(last_ts - first_ts) / (3600.0 * kNsPerSec); }
+  // Share of exchanges whose template opening or ending is the account's most used one.
+  double template_share() const;
+};
+
+static_assert(sizeof(Profile) <= 1536, "profile must stay small");
+
+}  // namespace dg::engine

@@ -1,0 +1,148 @@
+#include "engine/risk.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace dg::engine {
+
+namespace {
+
+// The signals and their weights (log-odds per unit of signal). See risk.h.
+constexpr SignalInfo kSignals[kSignalCount] = {
+    {"capability_coverage", 3.0},
+    {"distinct_prompts", 1.5},
+    {"wide_harvest", 5.0},
+    {"cot_elicitation", 3.5},
+    {"rubric_grading", 3.5},
+    {"logprob_harvest", 3.0},
+    {"multi_sample", 1.5},
+    {"deterministic_sampling", 0.5},
+    {"single_turn", 0.5},
+    {"no_system_prompt", 0.5},
+    {"fixed_system_prompt", -3.0},
+    {"round_the_clock", 1.0},
+    {"regular_timing", 1.0},
+    {"templated_prompts", 0.5},
+    {"benchmark_items", 0.5},
+    {"linked_accounts", 1.0},
+};
+constexpr double kBias = -6.5;
+
+double clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
+double conf(double n, double k) { return n / (n + k); }
+
+int areas_used(const Profile& p) {
+  int k = 0;
+  uint32_t floor = std::max<uint32_t>(2, p.n / 50);
+  for (int c = 0; c < kCapabilityCount; ++c)
+    if (c != static_cast<int>(Capability::kOther) && p.cap[c] >= floor) ++k;
+  return k;
+}
+
+double area_entropy(const Profile& p) {
+  std::array<uint32_t, kCapabilityCount - 1> h{};
+  int j = 0;
+  for (int c = 0; c < kCapabilityCount; ++c)
+    if (c != static_cast<int>(Capability::kOther)) h[j++] = p.cap[c];
+  return normalized_entropy(h);
+}
+
+int hours_active(const Profile& p) {
+  uint32_t floor = std::max<uint32_t>(1, p.n / 200);
+  int k = 0;
+  for (auto c : p.hour) k += c >= floor;
+  return k;
+}
+
+std::string pct(double x) { return fmt::format("{:.0f}%", 100 * x); }
+
+}  // namespace
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kOk: return "ok";
+    case Verdict::kSuspicious: return "suspicious";
+    case Verdict::kAttack: return "attack";
+  }
+  return "ok";
+}
+
+const SignalInfo& signal_info(int id) { return kSignals[id]; }
+double risk_bias() { return kBias; }
+
+SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
+  SignalValues v{};
+  if (p.n == 0) return v;
+  const double n = p.n;
+  const double coverage = areas_used(p) / static_cast<double>(kCapabilityCount - 1);
+  v[kSigBreadth] = conf(n, 50) * (0.5 * coverage + 0.5 * area_entropy(p));
+  double distinct = std::min(n, p.prompts.estimate());
+  v[kSigVolume] = clamp01(std::log10(distinct + 1) / 4.0);
+  v[kSigBreadthVolume] = v[kSigBreadth] * v[kSigVolume];
+  v[kSigCot] = p.cot / n;
+  v[kSigRubric] = p.rubric / n;
+  v[kSigLogprobs] = p.logprobs / n;
+  v[kSigMultiSample] = p.multi_sample / n;
+  v[kSigTemp0] = p.temp0 / n;
+  v[kSigSingleTurn] = 1.0 - p.multi_turn / n;
+  v[kSigNoSystem] = 1.0 - p.with_system / n;
+  v[kSigFixedSystem] = p.systems.estimate() <= 2.5 ? p.system_top.max_count() / n * conf(n, 10) : 0.0;
+  v[kSigRoundClock] = conf(n, 100) * clamp01((hours_active(p) - 8) / 16.0);
+  v[kSigRegularTiming] = p.gap.n >= 5 ? conf(p.gap.n, 20) * clamp01(1.0 - p.gap.cv()) : 0.0;
+  v[kSigTemplated] = conf(n, 20) * clamp01(p.template_share());
+  v[kSigBenchmark] = p.benchmark / n;
+  v[kSigClusterSize] = cluster_size > 1 ? clamp01(std::log10(static_cast<double>(cluster_size)) / 3.0) : 0.0;
+  for (auto& x : v) x = clamp01(x);
+  return v;
+}
+
+double risk_score(const SignalValues& v) {
+  double z = kBias;
+  for (int i = 0; i < kSignalCount; ++i) z += kSignals[i].weight * v[i];
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size) {
+  std::vector<Reason> out;
+  const double n = std::max<uint32_t>(1, p.n);
+  for (int i = 0; i < kSignalCount; ++i) {
+    double c = kSignals[i].weight * v[i];
+    if (std::abs(c) < 0.05) continue;
+    std::string d;
+    switch (i) {
+      case kSigBreadth:
+        d = fmt::format("{} of {} capability areas in {} prompts (entropy {:.2f})", areas_used(p),
+                        kCapabilityCount - 1, p.n, area_entropy(p));
+        break;
+      case kSigVolume: d = fmt::format("about {:.0f} distinct prompts", std::min(n, p.prompts.estimate())); break;
+      case kSigBreadthVolume: d = "many distinct prompts spread over many capability areas, as when harvesting training data"; break;
+      case kSigCot: d = pct(v[i]) + " of prompts ask for step-by-step reasoning or the reasoning behind an answer"; break;
+      case kSigRubric: d = pct(v[i]) + " of prompts ask the model to grade or score answers (reward-model use)"; break;
+      case kSigLogprobs: d = pct(v[i]) + " of requests ask for log-probabilities"; break;
+      case kSigMultiSample: d = pct(v[i]) + " of requests ask for several completions (n > 1)"; break;
+      case kSigTemp0: d = pct(v[i]) + " of requests use temperature 0"; break;
+      case kSigSingleTurn: d = pct(v[i]) + " of requests are single-turn"; break;
+      case kSigNoSystem: d = pct(v[i]) + " of requests carry no system prompt"; break;
+      case kSigFixedSystem: d = fmt::format("one system prompt on {} of requests, like a single application", pct(p.system_top.max_count() / n)); break;
+      case kSigRoundClock: d = fmt::format("active in {} of 24 hours of the day", hours_active(p)); break;
+      case kSigRegularTiming: d = fmt::format("inter-arrival variation {:.2f} (humans are irregular)", p.gap.cv()); break;
+      case kSigTemplated: d = pct(p.template_share()) + " of prompts follow one template"; break;
+      case kSigBenchmark: d = pct(v[i]) + " of prompts are shaped like benchmark items"; break;
+      case kSigClusterSize: d = fmt::format("{} linked accounts scored as one actor", cluster_size); break;
+    }
+    out.push_back({kSignals[i].name, v[i], c, std::move(d)});
+  }
+  std::sort(out.begin(), out.end(), [](const Reason& a, const Reason& b) {
+    return std::abs(a.weight) > std::abs(b.weight);
+  });
+  return out;
+}
+
+Verdict verdict_for(double risk, const Thresholds& t) {
+  if (risk >= t.attack) return Verdict::kAttack;
+  if (risk >= t.suspicious) return Verdict::kSuspicious;
+  return Verdict::kOk;
+}
+
+}  // namespace dg::engine

@@ -1,0 +1,58 @@
+// Prompt text analysis for the engine: tokenising, masking the variable parts
+// of a prompt into a template, and cue detectors (chain-of-thought elicitation,
+// rubric/grading, benchmark-item shape). Pure functions, thread-safe, no
+// allocation beyond the caller's reusable buffers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dg::engine {
+
+// Lower-cases ASCII letters of `text` into `out` (other bytes unchanged).
+void to_lower_ascii(std::string_view text, std::string& out);
+
+// Calls fn(token) for each word token of already lower-cased text: runs of
+// letters, digits, '_', '\'' and any non-ASCII byte (so UTF-8 words stay whole).
+template <typename Fn>
+void for_each_token(std::string_view lower, Fn&& fn) {
+  size_t i = 0, n = lower.size();
+  while (i < n) {
+    while (i < n) {
+      unsigned char c = static_cast<unsigned char>(lower[i]);
+      bool w = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+      if (w) break;
+      ++i;
+    }
+    size_t s = i;
+    while (i < n) {
+      unsigned char c = static_cast<unsigned char>(lower[i]);
+      bool w = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '\'' || c >= 0x80;
+      if (!w) break;
+      ++i;
+    }
+    if (i > s) fn(lower.substr(s, i - s));
+  }
+}
+
+// A prompt with its variable parts masked. Numbers, quoted spans, code blocks,
+// capitalised words inside a sentence (names), and over-long tokens become
+// placeholders; the template keeps the first and last kFrame masked tokens
+// (the variable middle of a long prompt is the "long tail" and is dropped).
+struct TemplateKeys {
+  uint64_t prefix = 0;   // hash of the first kFrame masked tokens (0 if too short)
+  uint64_t suffix = 0;   // hash of the last kFrame masked tokens (0 if too short)
+  uint64_t whole = 0;    // hash of the full masked frame (prefix+suffix or all)
+  uint32_t tokens = 0;   // word tokens in the prompt
+};
+inline constexpr int kFrame = 8;
+TemplateKeys template_keys(std::string_view text);
+
+// Cue detectors, on lower-cased text.
+bool has_cot_cue(std::string_view lower);        // asks for step-by-step reasoning / the reasoning behind an answer
+bool has_rubric_cue(std::string_view lower);     // asks to grade/score/judge responses
+bool has_benchmark_shape(std::string_view raw);  // multiple-choice options, "Answer:" slots, few-shot Q/A
+
+}  // namespace dg::engine
