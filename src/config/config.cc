@@ -256,10 +256,10 @@ Config default_config() {
     t.ramp.requires_clean_history = true;
     c.tiers[name] = t;
   };
-  add("new", 60, 40000, 10, 0.25, 14);
-  add("standard", 600, 400000, 10, 1.0, 0);
-  add("verified", 3000, 2000000, 10, 1.0, 0);
-  add("enterprise", 10000, 10000000, 10, 1.0, 0);
+  add("new", 20, 20000, 30, 0.5, 14);
+  add("standard", 600, 400000, 30, 1.0, 0);
+  add("verified", 3000, 2000000, 30, 1.0, 0);
+  add("enterprise", 10000, 10000000, 30, 1.0, 0);
   return c;
 }
 
