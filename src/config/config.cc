@@ -14,6 +14,7 @@ namespace {
 // name here (one line) and reads it with ConfigSection.
 constexpr std::string_view kKnownSections[] = {
     "server", "upstream", "tiers", "limits", "storage", "audit", "stages",
+    "engine",
 };
 
 int line_of(const toml::node* n) {
