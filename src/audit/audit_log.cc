@@ -1,9 +1,430 @@
 #include "audit/audit_log.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/hash.h"
+#include "store/sqlite/sqlite_db.h"
+
 namespace dg {
-Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string&, const AuditLogOptions&) { return internal_error("todo"); }
-AuditLog::~AuditLog() {}
-Status AuditLog::append(ExchangeRecord) { return {}; }
-Status AuditLog::flush(TimeNs) { return {}; }
-AuditLog::Counters AuditLog::counters() const { return {}; }
-Result<ChainReport> verify_audit_chain(const std::string&) { return internal_error("todo"); }
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kAuditSchema = R"sql(
+CREATE TABLE IF NOT EXISTS audit_log(
+  seq INTEGER PRIMARY KEY,
+  ts_ns INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  record TEXT NOT NULL,      -- the exchange record line (spec/exchange-log.md)
+  prev_hash TEXT NOT NULL,   -- hex; hash of seq-1, 64 zeros for seq 1
+  hash TEXT NOT NULL);       -- hex(SHA-256(prev_hash bytes || record))
+CREATE INDEX IF NOT EXISTS audit_log_account ON audit_log(account, seq);
+-- The chain head, updated in the same transaction as each batch: deleting the
+-- last entries is detected too.
+CREATE TABLE IF NOT EXISTS audit_head(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL);
+)sql";
+
+bool unhex(std::string_view hex, uint8_t* out, size_t n) {
+  if (hex.size() != 2 * n) return false;
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    int a = nib(hex[2 * i]), b = nib(hex[2 * i + 1]);
+    if (a < 0 || b < 0) return false;
+    out[i] = static_cast<uint8_t>(a * 16 + b);
+  }
+  return true;
+}
+
+class SqliteAuditSink final : public AuditSink {
+ public:
+  explicit SqliteAuditSink(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  Status init() {
+    DG_RETURN_IF_ERROR(db_->exec(kAuditSchema));
+    DG_ASSIGN_OR_RETURN(head_, SqliteStmt::prepare(*db_,
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+    DG_ASSIGN_OR_RETURN(insert_, SqliteStmt::prepare(*db_,
+        "INSERT INTO audit_log(seq, ts_ns, account, record, prev_hash, hash) "
+        "VALUES(?,?,?,?,?,?)"));
+    DG_ASSIGN_OR_RETURN(set_head_, SqliteStmt::prepare(*db_,
+        "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
+        "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
+    return {};
+  }
+
+  Status write_batch(const std::vector<PendingEntry>& batch,
+                     std::vector<AuditEntry>* written) override {
+    written->clear();
+    DG_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
+    Status st = write_locked(batch, written);
+    if (st.ok()) st = db_->exec("COMMIT");
+    if (!st.ok()) {
+      (void)db_->exec("ROLLBACK");
+      written->clear();
+    }
+    return st;
+  }
+
+ private:
+  Status write_locked(const std::vector<PendingEntry>& batch, std::vector<AuditEntry>* written) {
+    int64_t seq = 0;
+    std::string prev = genesis_hash();
+    {
+      auto row = head_.step();
+      if (!row.ok()) {
+        head_.reset();
+        return row.status();
+      }
+      if (row.value()) {
+        seq = head_.col_int(0);
+        prev = head_.col_text(1);
+      }
+      head_.reset();
+    }
+    written->reserve(batch.size());
+    for (const PendingEntry& p : batch) {
+      AuditEntry e;
+      e.seq = ++seq;
+      e.ts = p.ts;
+      e.account = p.account;
+      e.line = p.line;
+      e.prev_hash = prev;
+      e.hash = chain_hash(prev, p.line);
+      DG_RETURN_IF_ERROR(insert_.bind(1, e.seq).bind(2, int64_t{e.ts}).bind(3, e.account)
+                             .bind(4, e.line).bind(5, e.prev_hash).bind(6, e.hash).run());
+      prev = e.hash;
+      written->push_back(std::move(e));
+    }
+    if (!written->empty()) {
+      DG_RETURN_IF_ERROR(set_head_.bind(1, seq).bind(2, prev).run());
+    }
+    return {};
+  }
+
+  std::unique_ptr<SqliteDb> db_;
+  SqliteStmt head_, insert_, set_head_;
+};
+
+void redact_value(json::value& v) {
+  if (v.is_string()) {
+    v = "[redacted]";
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) {
+      if (e.is_string()) {
+        e = "[redacted]";
+      } else if (e.is_object()) {
+        if (auto* t = e.get_object().if_contains("text")) *t = "[redacted]";
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const std::string& genesis_hash() {
+  static const std::string kGenesis(64, '0');
+  return kGenesis;
+}
+
+std::string chain_hash(std::string_view prev_hash_hex, std::string_view line) {
+  std::string buf(32, '\0');
+  if (!unhex(prev_hash_hex, reinterpret_cast<uint8_t*>(buf.data()), 32)) {
+    buf.assign(prev_hash_hex);  // malformed prev: still deterministic, never matches a real chain
+  }
+  buf.append(line);
+  return sha256_hex(buf);
+}
+
+Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& path) {
+  DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/true));
+  auto sink = std::make_unique<SqliteAuditSink>(std::move(db));
+  Status st = sink->init();
+  if (!st.ok()) return internal_error("audit log '" + path + "': " + st.message());
+  return std::unique_ptr<AuditSink>(std::move(sink));
+}
+
+// ---------------------------------------------------------------- AuditLog
+
+AuditLog::AuditLog(std::unique_ptr<AuditSink> sink, const AuditLogOptions& options)
+    : sink_(std::move(sink)), options_(options) {}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::create(std::unique_ptr<AuditSink> sink,
+                                                   const AuditLogOptions& options) {
+  if (!sink) return invalid_argument("audit log: no sink");
+  AuditLogOptions o = options;
+  o.max_backlog = std::max<size_t>(1, o.max_backlog);
+  o.max_batch = std::max<size_t>(1, o.max_batch);
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(sink), o));
+  if (!o.jsonl_path.empty()) {
+    log->mirror_file_ = std::fopen(o.jsonl_path.c_str(), "a");
+    if (!log->mirror_file_) {
+      return unavailable("audit log: cannot open JSONL mirror '" + o.jsonl_path +
+                         "': " + std::strerror(errno));
+    }
+  }
+  log->writer_ = std::thread([p = log.get()] { p->run(); });
+  return log;
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& sqlite_path,
+                                                 const AuditLogOptions& options) {
+  DG_ASSIGN_OR_RETURN(auto sink, open_sqlite_audit_sink(sqlite_path));
+  return create(std::move(sink), options);
+}
+
+AuditLog::~AuditLog() {
+  Status st = flush(5 * kNsPerSec);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (!st.ok()) {
+    std::fprintf(stderr,
+                 "distillguard: AUDIT LOG: %lld records could not be written before shutdown "
+                 "(%s)\n",
+                 static_cast<long long>(counters().backlog), st.message().c_str());
+  }
+  if (mirror_file_) std::fclose(mirror_file_);
+}
+
+Status AuditLog::append(ExchangeRecord record) {
+  if (!options_.keep_content) redact_content(record);
+  const TimeNs ts = record.ts;
+  std::string account = record.account;
+  return append_line(ts, std::move(account), to_json_line(record));
+}
+
+Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (backlog_.size() >= options_.max_backlog) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return resource_exhausted("audit log backlog full (" +
+                                std::to_string(options_.max_backlog) +
+                                " records waiting for the disk)");
+    }
+    backlog_.push_back(PendingEntry{ts, std::move(account), std::move(line)});
+    ++appended_;
+  }
+  work_cv_.notify_one();
+  return {};
+}
+
+void AuditLog::run() {
+  std::vector<PendingEntry> batch;
+  std::vector<AuditEntry> written;
+  TimeNs backoff = options_.retry_min;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
+    if (backlog_.empty()) break;  // stop_ and nothing left
+    // Entries stay in the backlog (and count against it) until committed.
+    const size_t n = std::min(backlog_.size(), options_.max_batch);
+    batch.assign(backlog_.begin(), backlog_.begin() + static_cast<ptrdiff_t>(n));
+    lock.unlock();
+    Status st = sink_->write_batch(batch, &written);
+    lock.lock();
+    if (st.ok()) {
+      backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<ptrdiff_t>(n));
+      written_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+      backoff = options_.retry_min;
+      done_cv_.notify_all();
+      if (mirror_file_) {
+        lock.unlock();
+        mirror(written);
+        lock.lock();
+      }
+      continue;
+    }
+    const int64_t errors = write_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
+    std::fprintf(stderr,
+                 "distillguard: AUDIT LOG WRITE FAILED (%s); %zu records waiting in memory, "
+                 "retrying in %lld ms (failure #%lld)\n",
+                 st.to_string().c_str(), backlog_.size(),
+                 static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
+    if (stop_) break;  // shutting down: the destructor reports what is left
+    work_cv_.wait_for(lock, std::chrono::nanoseconds(backoff), [&] { return stop_; });
+    backoff = std::min(backoff * 2, options_.retry_max);
+  }
+}
+
+void AuditLog::mirror(const std::vector<AuditEntry>& entries) {
+  bool ok = true;
+  for (const AuditEntry& e : entries) {
+    if (std::fwrite(e.line.data(), 1, e.line.size(), mirror_file_) != e.line.size() ||
+        std::fputc('\n', mirror_file_) == EOF) {
+      ok = false;
+      break;
+    }
+  }
+  if (std::fflush(mirror_file_) != 0) ok = false;
+  if (!ok) {
+    mirror_errors_.fetch_add(1, std::memory_order_relaxed);
+    std::fprintf(stderr,
+                 "distillguard: AUDIT LOG: JSONL mirror write to '%s' failed (%s); the "
+                 "SQLite log holds the records\n",
+                 options_.jsonl_path.c_str(), std::strerror(errno));
+    std::clearerr(mirror_file_);
+  }
+}
+
+Status AuditLog::flush(TimeNs timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const int64_t target = appended_;
+  work_cv_.notify_one();
+  bool done = done_cv_.wait_for(lock, std::chrono::nanoseconds(timeout), [&] {
+    return written_.load(std::memory_order_relaxed) >= target;
+  });
+  if (!done) {
+    return Status(StatusCode::kDeadlineExceeded,
+                  std::to_string(target - written_.load()) + " audit records not yet written");
+  }
+  return {};
+}
+
+AuditLog::Counters AuditLog::counters() const {
+  Counters c;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    c.backlog = static_cast<int64_t>(backlog_.size());
+  }
+  c.written = written_.load(std::memory_order_relaxed);
+  c.write_errors = write_errors_.load(std::memory_order_relaxed);
+  c.refused = refused_.load(std::memory_order_relaxed);
+  c.mirror_errors = mirror_errors_.load(std::memory_order_relaxed);
+  return c;
+}
+
+void redact_content(ExchangeRecord& record) {
+  if (auto* msgs = record.request.if_contains("messages"); msgs && msgs->is_array()) {
+    for (auto& m : msgs->get_array()) {
+      if (!m.is_object()) continue;
+      if (auto* c = m.get_object().if_contains("content")) redact_value(*c);
+    }
+  }
+  if (auto* p = record.request.if_contains("prompt")) redact_value(*p);
+  if (record.response) {
+    if (auto* ch = record.response->if_contains("choices"); ch && ch->is_array()) {
+      for (auto& c : ch->get_array()) {
+        if (!c.is_object()) continue;
+        auto& co = c.get_object();
+        if (auto* t = co.if_contains("text")) redact_value(*t);
+        for (const char* k : {"message", "delta"}) {
+          if (auto* m = co.if_contains(k); m && m->is_object()) {
+            for (const char* f : {"content", "reasoning_content"}) {
+              if (auto* v = m->get_object().if_contains(f)) redact_value(*v);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- verification
+
+Result<ChainReport> verify_audit_chain(const std::string& path) {
+  DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
+  ChainReport r;
+  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db,
+      "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log ORDER BY seq"));
+  int64_t expected = 1;
+  std::string prev = genesis_hash();
+  auto broken = [&](int64_t seq, std::string why) {
+    r.first_bad_seq = seq;
+    r.reason = std::move(why);
+  };
+  while (true) {
+    auto row = s.step();
+    if (!row.ok()) return unavailable("audit log '" + path + "': " + row.status().message());
+    if (!row.value()) break;
+    const int64_t seq = s.col_int(0);
+    const TimeNs ts = s.col_int(1);
+    const std::string account = s.col_text(2);
+    const std::string_view line = s.col_view(3);
+    const std::string prev_hash = s.col_text(4);
+    const std::string hash = s.col_text(5);
+    ++r.entries;
+    if (seq != expected) {
+      broken(expected, seq > expected
+                           ? "entry missing (found seq " + std::to_string(seq) + " after seq " +
+                                 std::to_string(expected - 1) + ")"
+                           : "seq out of order");
+      return r;
+    }
+    if (prev_hash != prev) {
+      broken(seq, "prev_hash does not match the hash of seq " + std::to_string(seq - 1));
+      return r;
+    }
+    if (chain_hash(prev_hash, line) != hash) {
+      broken(seq, "hash does not match its record (record or hash edited)");
+      return r;
+    }
+    auto rec = parse_exchange_record(line);
+    if (!rec.ok()) {
+      broken(seq, "record does not parse: " + rec.status().message());
+      return r;
+    }
+    if (rec->account != account || rec->ts != ts) {
+      broken(seq, "ts/account columns differ from the record");
+      return r;
+    }
+    prev = hash;
+    ++expected;
+  }
+  r.head_hash = prev == genesis_hash() ? "" : prev;
+  // The head written with the last batch: catches deletion of the last entries.
+  auto h = SqliteStmt::prepare(*db, "SELECT seq, hash FROM audit_head WHERE id=1");
+  if (h.ok()) {
+    auto row = h->step();
+    if (row.ok() && row.value()) {
+      const int64_t head_seq = h->col_int(0);
+      if (head_seq != expected - 1 || h->col_text(1) != r.head_hash) {
+        broken(expected, "chain ends at seq " + std::to_string(expected - 1) +
+                             " but the recorded head is seq " + std::to_string(head_seq) +
+                             " (last entries deleted or head edited)");
+      }
+    } else if (row.ok() && r.entries > 0) {
+      broken(1, "chain head record missing");
+    }
+  }
+  return r;
+}
+
+Status read_audit_entries(const std::string& path, int64_t after_seq, int64_t limit,
+                          const std::string& account,
+                          const std::function<bool(const AuditEntry&)>& fn) {
+  DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
+  std::string sql =
+      "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log WHERE seq > ?";
+  if (!account.empty()) sql += " AND account = ?";
+  sql += " ORDER BY seq";
+  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db, sql));
+  s.bind(1, after_seq);
+  if (!account.empty()) s.bind(2, account);
+  while (true) {
+    DG_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    AuditEntry e{s.col_int(0), s.col_int(1), s.col_text(2), s.col_text(3), s.col_text(4),
+                 s.col_text(5)};
+    if (!fn(e)) break;
+  }
+  return {};
+}
+
 }  // namespace dg
