@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "defend/watermark.h"
+#include "distillguard/status.h"
 
 namespace dg::defend {
 
@@ -46,5 +47,21 @@ struct VerifyResult {
 
 VerifyResult verify_positions(const std::vector<Position>& positions, const VerifyOptions& options);
 VerifyResult verify_text(const SynonymTable& table, std::string_view text, const VerifyOptions& options);
+
+}  // namespace dg::defend
+
+namespace dg::defend {
+
+// The master secret: the contents of `path` (trailing newline dropped), or, if
+// path is empty, the environment variable DG_WATERMARK_MASTER_KEY. Errors:
+// kNotFound (unreadable file), kInvalidArgument (empty secret).
+Result<std::string> load_master_secret(const std::string& path);
+// Account ids, one per line ('#' comments, blank lines ignored).
+Result<std::vector<std::string>> read_account_list(const std::string& path);
+// Distinct "account" fields of an exchange log (JSONL, spec/exchange-log.md),
+// in first-seen order. Lines that do not parse are skipped.
+Result<std::vector<std::string>> accounts_from_exchange_log(const std::string& path);
+// Explicit keys: lines "account<space>64-hex-digit key".
+Result<std::vector<KeyedAccount>> read_keys_file(const std::string& path);
 
 }  // namespace dg::defend
