@@ -109,7 +109,7 @@ start_dg() {
       NOTE[$name]="skipped: 'distillguard accounts create' failed: $(head -c 300 "$dir/account.out")"; return 1; }
     "$BIN" keys create --account bench --config "$cfg" >"$dir/key.out" 2>&1 || {
       NOTE[$name]="skipped: 'distillguard keys create' failed: $(head -c 300 "$dir/key.out")"; return 1; }
-    key=$(grep -oE 'sk-[A-Za-z0-9_-]+' "$dir/key.out" | head -n1)
+    key=$(grep -oE '(dg|sk)-[A-Za-z0-9_-]{20,}' "$dir/key.out" | head -n1)
     [ -n "$key" ] || { NOTE[$name]="skipped: no key in 'keys create' output"; return 1; }
     KEY[$name]="$key"
   fi

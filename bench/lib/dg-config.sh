@@ -18,7 +18,7 @@ models = ["*"]
 [tiers.bench]
 requests_per_minute = 1000000000
 tokens_per_minute = 1000000000000
-burst_seconds = 60
+burst = 60
 
 [limits]
 default_tier = "bench"

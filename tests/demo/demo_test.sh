@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the README's first command's script (demo/run.sh) in quick mode on free
+# ports and checks its summary: every persona got answers with token counts, the
+# account pushed past its limits was refused with 429s, audit verify passed.
+set -euo pipefail
+: "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
+for cmd in serve accounts keys audit; do
+  "$DG_BIN" "$cmd" --help >/dev/null 2>&1 || { echo "demo: skipped, no '$cmd' command in this build"; exit 77; }
+done
+rm -rf "$DG_TMP" && mkdir -p "$DG_TMP"
+start=$(date +%s)
+DG_DEMO_PORTS=free DG_DEMO_DIR="$DG_TMP/demo" timeout 170 bash "$DG_SOURCE_DIR/demo/run.sh" --quick | tee "$DG_TMP/demo.out"
+elapsed=$(( $(date +%s) - start ))
+grep -q 'audit verify exit status: 0' "$DG_TMP/demo.out"
+grep -q 'metrics:' "$DG_TMP/demo.out"
+node - "$DG_TMP/demo/summary.json" <<'JS'
+const s = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
+const by = Object.fromEntries(s.map((a) => [a.account, a]));
+const fail = (m) => { console.error('demo summary: ' + m); process.exit(1); };
+if (s.length < 4) fail('expected at least 4 accounts');
+for (const a of s) {
+  if (a.requests < 1) fail(`${a.account} sent nothing`);
+  if (a.errors) fail(`${a.account} had ${a.errors} unexpected errors: ${a.last_error}`);
+  if (a.ok && !(a.prompt_tokens > 0 && a.completion_tokens > 0)) fail(`${a.account} has no token counts`);
+}
+for (const name of ['acme-chat', 'helpdesk-app', 'eval-team'])
+  if (by[name].ok !== by[name].requests || by[name].refusals) fail(`${name} (within limits) was refused`);
+if (!(by['acme-chat'].streamed > 0)) fail('no streamed request');
+if (!(by['bulk-newcomer'].refusals > 0)) fail('bulk-newcomer was never refused');
+if (!(by['bulk-newcomer'].ok > 0)) fail('bulk-newcomer got nothing through');
+console.log('demo summary: ok');
+JS
+[ "$(pgrep -f "$DG_TMP/demo" || true)" = "" ] || { echo "demo left processes behind"; exit 1; }
+echo "demo: ok in ${elapsed}s"
