@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view kKnownSections[] = {
     "server", "upstream", "tiers", "limits", "storage", "audit", "stages",
     "engine",
+    "policy",  // owned by src/defend/policy.h
 };
 
 int line_of(const toml::node* n) {
