@@ -1,1 +1,254 @@
+#include "audit/audit_log.h"
+
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "common/hash.h"
+
+namespace dg {
+namespace {
+
+std::string temp_path(const char* name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("dg_audit_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto p = dir / name;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p.string() + suffix);
+  return p.string();
+}
+
+ExchangeRecord record(int i, const std::string& account = "acct") {
+  ExchangeRecord r;
+  r.ts = 1'700'000'000LL * kNsPerSec + i * kNsPerMs;
+  r.account = account;
+  r.endpoint = "/v1/chat/completions";
+  r.request = boost::json::parse(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})")
+                  .as_object();
+  r.request["i"] = i;
+  r.status = 200;
+  return r;
+}
+
+// A sink that fails while told to, and otherwise keeps entries in memory.
+class FlakySink final : public AuditSink {
+ public:
+  std::atomic<bool> failing{false};
+  std::atomic<int> attempts{0};
+  std::mutex mu;
+  std::vector<AuditEntry> stored;
+
+  Status write_batch(const std::vector<PendingEntry>& batch,
+                     std::vector<AuditEntry>* written) override {
+    attempts.fetch_add(1);
+    written->clear();
+    if (failing.load()) return resource_exhausted("disk full (injected)");
+    std::lock_guard<std::mutex> l(mu);
+    std::string prev = stored.empty() ? genesis_hash() : stored.back().hash;
+    for (const PendingEntry& p : batch) {
+      AuditEntry e{static_cast<int64_t>(stored.size()) + 1, p.ts, p.account, p.line, prev,
+                   chain_hash(prev, p.line)};
+      prev = e.hash;
+      stored.push_back(e);
+      written->push_back(e);
+    }
+    return {};
+  }
+};
+
+TEST(AuditChain, HashDefinition) {
+  const std::string line = R"({"a":1})";
+  std::string buf(32, '\0');
+  buf += line;
+  EXPECT_EQ(chain_hash(genesis_hash(), line), sha256_hex(buf));
+  EXPECT_NE(chain_hash(chain_hash(genesis_hash(), line), line), chain_hash(genesis_hash(), line));
+}
+
+TEST(AuditLog, WritesAChainThatVerifies) {
+  const std::string db = temp_path("chain.db");
+  const std::string jsonl = temp_path("chain.jsonl");
+  {
+    AuditLogOptions o;
+    o.jsonl_path = jsonl;
+    auto log = AuditLog::open(db, o);
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    for (int i = 0; i < 250; ++i) ASSERT_TRUE((*log)->append(record(i)).ok());
+    ASSERT_TRUE((*log)->flush().ok());
+    EXPECT_EQ((*log)->counters().written, 250);
+    EXPECT_EQ((*log)->counters().backlog, 0);
+  }
+  {  // A second writer (e.g. after a restart) continues the same chain.
+    auto log = AuditLog::open(db, {});
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->append(record(999, "other")).ok());
+  }
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->entries, 251);
+  EXPECT_EQ(r->first_bad_seq, 0) << r->reason;
+  EXPECT_EQ(r->head_hash.size(), 64u);
+
+  // The mirror holds exactly the record lines, each a valid exchange record.
+  std::ifstream in(jsonl);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    auto rec = parse_exchange_record(line);
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->request.at("i").as_int64(), n);
+    ++n;
+  }
+  EXPECT_EQ(n, 250);
+
+  int count = 0;
+  ASSERT_TRUE(read_audit_entries(db, 0, 0, "other", [&](const AuditEntry& e) {
+                ++count;
+                EXPECT_EQ(e.seq, 251);
+                return true;
+              }).ok());
+  EXPECT_EQ(count, 1);
+}
+
+void exec(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* err = nullptr;
+  ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_close(h);
+}
+
+std::string fresh_chain(const char* name, int n) {
+  const std::string db = temp_path(name);
+  auto log = AuditLog::open(db, {});
+  EXPECT_TRUE(log.ok());
+  for (int i = 0; i < n; ++i) EXPECT_TRUE((*log)->append(record(i)).ok());
+  EXPECT_TRUE((*log)->flush().ok());
+  return db;
+}
+
+TEST(AuditChain, TamperedRecordIsNamed) {
+  const std::string db = fresh_chain("tamper_record.db", 20);
+  exec(db, "UPDATE audit_log SET record = replace(record, '\"hi\"', '\"bye\"') WHERE seq = 7");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 7);
+  EXPECT_NE(r->reason.find("hash does not match"), std::string::npos) << r->reason;
+}
+
+TEST(AuditChain, TamperedHashIsNamed) {
+  const std::string db = fresh_chain("tamper_hash.db", 20);
+  exec(db, "UPDATE audit_log SET hash = '" + std::string(64, 'a') + "' WHERE seq = 12");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 12);
+}
+
+TEST(AuditChain, RecomputedForgeryBreaksTheNextLink) {
+  // Edit a record AND recompute its hash: the next entry's prev_hash no longer matches.
+  const std::string db = fresh_chain("forge.db", 20);
+  exec(db, "UPDATE audit_log SET record = replace(record, '\"hi\"', '\"yo\"') WHERE seq = 5");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT prev_hash, record FROM audit_log WHERE seq=5", -1, &st,
+                               nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  std::string forged = chain_hash(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                                  reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  exec(db, "UPDATE audit_log SET hash = '" + forged + "' WHERE seq = 5");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 6);
+  EXPECT_NE(r->reason.find("prev_hash"), std::string::npos) << r->reason;
+}
+
+TEST(AuditChain, DeletedEntryIsDetected) {
+  const std::string db = fresh_chain("delete.db", 20);
+  exec(db, "DELETE FROM audit_log WHERE seq = 9");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 9);
+  EXPECT_NE(r->reason.find("missing"), std::string::npos) << r->reason;
+}
+
+TEST(AuditChain, DeletedTailIsDetected) {
+  const std::string db = fresh_chain("delete_tail.db", 20);
+  exec(db, "DELETE FROM audit_log WHERE seq >= 18");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 18);
+}
+
+TEST(AuditChain, EditedAccountColumnIsDetected) {
+  const std::string db = fresh_chain("account_col.db", 5);
+  exec(db, "UPDATE audit_log SET account = 'someone' WHERE seq = 3");
+  auto r = verify_audit_chain(db);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_bad_seq, 3);
+}
+
+TEST(AuditLog, RecordsWaitThroughWriteErrorsAndThenLand) {
+  auto sink = std::make_unique<FlakySink>();
+  FlakySink* s = sink.get();
+  s->failing = true;
+  AuditLogOptions o;
+  o.max_backlog = 100;
+  o.max_batch = 7;
+  o.retry_min = 1 * kNsPerMs;
+  o.retry_max = 5 * kNsPerMs;
+  auto log = AuditLog::create(std::move(sink), o);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE((*log)->append(record(i)).ok());
+  // While the disk fails, flush times out and nothing is lost.
+  EXPECT_EQ((*log)->flush(50 * kNsPerMs).code(), StatusCode::kDeadlineExceeded);
+  AuditLog::Counters c = (*log)->counters();
+  EXPECT_EQ(c.backlog, 60);
+  EXPECT_EQ(c.written, 0);
+  EXPECT_GE(c.write_errors, 2);
+  // Fill the backlog: then append refuses, loudly counted.
+  for (int i = 60; i < 100; ++i) ASSERT_TRUE((*log)->append(record(i)).ok());
+  Status refused = (*log)->append(record(100));
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ((*log)->counters().refused, 1);
+  // The disk recovers: everything lands, in order, chained.
+  s->failing = false;
+  ASSERT_TRUE((*log)->flush(5 * kNsPerSec).ok());
+  c = (*log)->counters();
+  EXPECT_EQ(c.written, 100);
+  EXPECT_EQ(c.backlog, 0);
+  std::lock_guard<std::mutex> l(s->mu);
+  ASSERT_EQ(s->stored.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    auto rec = parse_exchange_record(s->stored[i].line);
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->request.at("i").as_int64(), i);
+    if (i > 0) {
+      EXPECT_EQ(s->stored[i].prev_hash, s->stored[i - 1].hash);
+    }
+  }
+}
+
+TEST(AuditLog, RedactsContentWhenAsked) {
+  ExchangeRecord r = record(1);
+  r.response = boost::json::parse(
+                   R"({"choices":[{"message":{"role":"assistant","content":"secret answer"}}],
+                       "usage":{"prompt_tokens":3,"completion_tokens":2}})")
+                   .as_object();
+  redact_content(r);
+  std::string line = to_json_line(r);
+  EXPECT_EQ(line.find("secret answer"), std::string::npos);
+  EXPECT_EQ(line.find("\"hi\""), std::string::npos);
+  EXPECT_NE(line.find("prompt_tokens"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dg
