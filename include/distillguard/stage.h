@@ -113,6 +113,12 @@ class ExchangeContext {
 
   void reply(LocalReply r) { local_reply_ = std::make_unique<LocalReply>(std::move(r)); }
   const LocalReply* local_reply() const { return local_reply_.get(); }
+  // Removes and returns the local reply (the chain runner uses it for shadow mode).
+  std::unique_ptr<LocalReply> take_reply() { return std::move(local_reply_); }
+
+  // Set by a stage that edited `request` (e.g. capped max_tokens): the forward
+  // stage then sends the edited body instead of the client's bytes.
+  bool request_modified = false;
 
   void add_transform(std::unique_ptr<ResponseTransform> t) { transforms_.push_back(std::move(t)); }
   std::vector<std::unique_ptr<ResponseTransform>>& transforms() { return transforms_; }

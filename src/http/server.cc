@@ -1,0 +1,328 @@
+#include "http/server.h"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <cstdio>
+
+#include "http/errors.h"
+
+namespace dg::http {
+namespace bhttp = beast::http;
+namespace {
+
+constexpr auto kNothrow = net::as_tuple(net::use_awaitable);
+
+void append_status_line(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+}
+
+void append_headers(std::string& out, const HeaderList& extra) {
+  for (const auto& [k, v] : extra) {
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Connection
+
+Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
+    : server_(server), worker_(worker), stream_(std::move(socket)) {
+  boost::system::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ip_ = ep.address().to_string();
+  stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
+  head_.reserve(512);
+}
+
+net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_view b) {
+  if (client_gone_) co_return false;
+  stream_.expires_after(server_.options().write_timeout);
+  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  auto [ec, n] = co_await net::async_write(stream_, bufs, kNothrow);
+  (void)n;
+  if (ec) {
+    client_gone_ = true;
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<bool> Connection::write_response(int status, std::string_view content_type,
+                                                std::string_view body, const HeaderList& extra) {
+  head_.clear();
+  append_status_line(head_, status);
+  head_ += "Content-Type: ";
+  head_ += content_type;
+  head_ += "\r\nContent-Length: ";
+  head_ += std::to_string(body.size());
+  head_ += "\r\n";
+  append_headers(head_, extra);
+  if (!keep_alive_) head_ += "Connection: close\r\n";
+  head_ += "\r\n";
+  co_return co_await write_buffers(head_, body);
+}
+
+net::awaitable<bool> Connection::write_stream_head(int status, std::string_view content_type,
+                                                   const HeaderList& extra) {
+  head_.clear();
+  append_status_line(head_, status);
+  head_ += "Content-Type: ";
+  head_ += content_type;
+  head_ += "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
+  append_headers(head_, extra);
+  if (!keep_alive_) head_ += "Connection: close\r\n";
+  head_ += "\r\n";
+  co_return co_await write_buffers(head_);
+}
+
+net::awaitable<bool> Connection::write_chunk(std::string_view data) {
+  if (data.empty()) co_return !client_gone_;  // an empty chunk would end the body
+  char prefix[24];
+  int n = std::snprintf(prefix, sizeof prefix, "%zx\r\n", data.size());
+  head_.assign(prefix, static_cast<size_t>(n));
+  head_.append(data);
+  head_ += "\r\n";
+  co_return co_await write_buffers(head_);
+}
+
+net::awaitable<bool> Connection::write_stream_end() { co_return co_await write_buffers("0\r\n\r\n"); }
+
+net::awaitable<void> Connection::watch_client(std::function<void()> on_gone) {
+  constexpr size_t kMaxPipelined = 1 << 20;
+  while (buffer_.size() < kMaxPipelined) {
+    auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
+    if (ec == net::error::operation_aborted) co_return;  // the exchange ended first
+    if (ec) {
+      client_gone_ = true;
+      on_gone();
+      co_return;
+    }
+    buffer_.commit(n);
+  }
+  // Enough pipelined bytes: stop reading, wait to be cancelled.
+  net::steady_timer t(stream_.get_executor(), net::steady_timer::time_point::max());
+  auto [ec] = co_await t.async_wait(kNothrow);
+  (void)ec;
+}
+
+void Connection::close_if_idle() {
+  if (idle_) {
+    boost::system::error_code ec;
+    stream_.socket().cancel(ec);
+  }
+}
+
+net::awaitable<void> Connection::run() {
+  const ServerOptions& opt = server_.options();
+  server_.add_connection(worker_, this);
+  while (!server_.stopping()) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(opt.max_header_bytes));
+    parser.body_limit(opt.max_body_bytes);
+    idle_ = true;
+    stream_.expires_after(opt.keepalive_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNothrow);
+    (void)n;
+    idle_ = false;
+    if (ec) {
+      if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+          ec != bhttp::error::end_of_stream &&
+          ec != bhttp::error::partial_message) {
+        keep_alive_ = false;
+        std::string body = error_body("could not parse the HTTP request: " + ec.message(),
+                                      "invalid_request_error", "bad_http");
+        co_await write_response(400, "application/json", body, {});
+      }
+      break;
+    }
+    bool too_large = false;
+    auto cl = parser.content_length();
+    if (cl && *cl > opt.max_body_bytes) {
+      too_large = true;
+    } else if (!parser.is_done()) {
+      auto expect = parser.get()[bhttp::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        if (!co_await write_buffers("HTTP/1.1 100 Continue\r\n\r\n")) break;
+      }
+      stream_.expires_after(opt.read_timeout);
+      auto [ec2, n2] = co_await bhttp::async_read(stream_, buffer_, parser, kNothrow);
+      (void)n2;
+      if (ec2 == bhttp::error::body_limit) {
+        too_large = true;
+      } else if (ec2) {
+        break;
+      }
+    }
+    keep_alive_ = parser.get().keep_alive() && !too_large;
+    Request req = parser.release();
+    stream_.expires_never();
+    co_await server_.handler().handle(req, too_large, *this);
+    if (!keep_alive_ || client_gone_) break;
+  }
+  boost::system::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+  server_.remove_connection(worker_, this);
+}
+
+// -------------------------------------------------------------------- Server
+
+namespace {
+
+net::awaitable<void> run_connection(std::unique_ptr<Connection> c) {
+  try {
+    co_await c->run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "distillguard: connection error: %s\n", e.what());
+  }
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options, Handler& handler) : options_(options), handler_(handler) {}
+
+Server::~Server() { stop(); }
+
+Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options, Handler& handler) {
+  if (options.io_threads < 1) return invalid_argument("io_threads must be >= 1");
+  std::unique_ptr<Server> s(new Server(options, handler));
+  for (int i = 0; i < options.io_threads; ++i) s->workers_.push_back(std::make_unique<Worker>());
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(options.host, ec);
+  if (ec) return invalid_argument("bad listen address '" + options.host + "': " + ec.message());
+  net::ip::tcp::endpoint ep(addr, options.port);
+  auto acc = std::make_unique<net::ip::tcp::acceptor>(s->workers_[0]->ioc);
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " +
+                       ec.message());
+  }
+  s->port_ = acc->local_endpoint(ec).port();
+  s->acceptor_ = std::move(acc);
+  return s;
+}
+
+net::awaitable<void> Server::accept_loop() {
+  size_t next = 0;
+  while (!stopping()) {
+    Worker& w = *workers_[next];
+    int index = static_cast<int>(next);
+    next = (next + 1) % workers_.size();
+    auto [ec, socket] = co_await acceptor_->async_accept(w.ioc, kNothrow);
+    if (ec) {
+      if (stopping() || ec == net::error::operation_aborted) co_return;
+      // EMFILE and friends: back off briefly rather than spin.
+      net::steady_timer t(acceptor_->get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(kNothrow);
+      continue;
+    }
+    auto conn = std::make_unique<Connection>(*this, index, std::move(socket));
+    net::co_spawn(w.ioc, run_connection(std::move(conn)), net::detached);
+  }
+}
+
+void Server::add_connection(int worker, Connection* c) { workers_[worker]->conns.push_back(c); }
+
+void Server::remove_connection(int worker, Connection* c) {
+  auto& v = workers_[worker]->conns;
+  for (auto& p : v) {
+    if (p == c) {
+      p = v.back();
+      v.pop_back();
+      break;
+    }
+  }
+}
+
+void Server::start() {
+  if (started_) return;
+  started_ = true;
+  net::co_spawn(workers_[0]->ioc, accept_loop(), net::detached);
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    w->thread = std::thread([wp] {
+      // Runs until stop() calls ioc.stop(): a worker without connections idles.
+      auto guard = net::make_work_guard(wp->ioc);
+      wp->ioc.run();
+    });
+  }
+}
+
+void Server::stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  stopping_.store(true);
+  if (!started_) return;
+  // Stop accepting; wake idle keep-alive connections so they close.
+  net::post(workers_[0]->ioc, [this] {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  });
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    net::post(wp->ioc, [wp] {
+      for (Connection* c : wp->conns) c->close_if_idle();
+    });
+  }
+  // In-flight requests finish (up to drain_timeout); then everything stops.
+  struct Probe {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    bool empty = false;
+  };
+  auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+  bool drained = false;
+  while (!drained && std::chrono::steady_clock::now() < deadline) {
+    drained = true;
+    for (auto& w : workers_) {
+      Worker* wp = w.get();
+      auto p = std::make_shared<Probe>();
+      net::post(wp->ioc, [p, wp] {
+        std::lock_guard<std::mutex> l(p->m);
+        p->empty = wp->conns.empty();
+        p->done = true;
+        p->cv.notify_one();
+      });
+      std::unique_lock<std::mutex> l(p->m);
+      if (!p->cv.wait_until(l, deadline, [&] { return p->done; }) || !p->empty) {
+        drained = false;
+        break;
+      }
+    }
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : workers_) w->ioc.stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+}  // namespace dg::http
