@@ -89,6 +89,19 @@ Reply error_reply(int status, std::string_view message, std::string_view type,
 Responder::Responder(const Corpus* corpus, ReplayOptions options, const Clock& clock)
     : corpus_(corpus), options_(std::move(options)), clock_(clock) {
   if (options_.chunk_tokens == 0) options_.chunk_tokens = 1;
+  if (options_.fixed) {
+    for (const auto& m : options_.models) {
+      const std::string model = json::serialize(json::value(m));
+      for (bool chat : {true, false}) {
+        for (bool stream : {false, true}) {
+          const std::string body =
+              "{\"model\":" + model + (chat ? R"(,"messages":[{"role":"user","content":""}])" : R"(,"prompt":"")") +
+              (stream ? R"(,"stream":true})" : "}");
+          fixed_cache_.push_back({FixedKey{chat, stream, m}, completions(chat, body, false)});
+        }
+      }
+    }
+  }
 }
 
 Reply Responder::respond(std::string_view method, std::string_view target,
@@ -122,7 +135,7 @@ Reply Responder::respond(std::string_view method, std::string_view target,
                      "unknown_url");
 }
 
-Reply Responder::completions(bool chat, std::string_view body) const {
+Reply Responder::completions(bool chat, std::string_view body, bool use_cache) const {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec || !v.is_object())
@@ -208,6 +221,13 @@ Reply Responder::completions(bool chat, std::string_view body) const {
                          "invalid_logprobs");
     want_logprobs = true;
     top = static_cast<size_t>(*lp);
+  }
+
+  if (use_cache && options_.fixed && n == 1 && !want_logprobs && !include_usage &&
+      (!max_tokens || static_cast<size_t>(*max_tokens) >= count_tokens(kFixedAnswer))) {
+    for (const auto& [key, cached] : fixed_cache_) {
+      if (key.chat == chat && key.stream == stream && key.model == model) return cached;
+    }
   }
 
   const bool reasoning = !options_.fixed && model.find("reasoning") != std::string::npos;

@@ -61,7 +61,17 @@ class Responder {
   const ReplayOptions& options() const { return options_; }
 
  private:
-  Reply completions(bool chat, std::string_view body) const;
+  Reply completions(bool chat, std::string_view body, bool use_cache = true) const;
+  // Fixed mode: precomputed replies for plain requests (n=1, no logprobs, no
+  // include_usage, no max_tokens below the answer) per (endpoint, stream, model), so
+  // the benchmark's mock spends its CPU on HTTP, not on building JSON. Their id and
+  // created time are fixed at start-up.
+  struct FixedKey {
+    bool chat, stream;
+    std::string model;
+    bool operator==(const FixedKey&) const = default;
+  };
+  std::vector<std::pair<FixedKey, Reply>> fixed_cache_;
 
   const Corpus* corpus_;
   ReplayOptions options_;

@@ -242,6 +242,15 @@ TEST(Responder, FixedModeAnswersEverythingTheSame) {
   const Reply b = f.post(chat("something else entirely"), o);
   EXPECT_EQ(a.match, "fixed");
   EXPECT_EQ(json::parse(a.body).at("choices"), json::parse(b.body).at("choices"));
+  // Requests the precomputed replies do not cover still get a correct answer.
+  const Reply st = f.post(chat("x", R"(,"stream":true,"stream_options":{"include_usage":true})"), o);
+  const Streamed s = reassemble(st);
+  EXPECT_EQ(s.content, json::parse(a.body).at("choices").at(0).at("message").at("content").as_string());
+  EXPECT_FALSE(s.usage.empty());
+  const Reply cut = f.post(chat("x", R"(,"max_tokens":2)"), o);
+  EXPECT_EQ(json::parse(cut.body).at("choices").at(0).at("finish_reason").as_string(), "length");
+  const Reply cached_stream = f.post(chat("y", R"(,"stream":true)"), o);
+  EXPECT_EQ(reassemble(cached_stream).content, s.content);
 }
 
 TEST(Responder, Errors) {
