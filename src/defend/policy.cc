@@ -61,6 +61,7 @@ Result<PolicyConfig> PolicyConfig::from_config(const Config& config) {
   }
   p.max_tokens_cap = s.get_int("max_tokens_cap", p.max_tokens_cap, 0);
   p.logprob_sigma = s.get_double("logprob_sigma", p.logprob_sigma, 0.0, 100.0);
+  p.canary_db = s.get_string("canary_db", "");
   p.max_tracked = static_cast<size_t>(s.get_int("max_tracked_accounts", 1'000'000, 16));
   if (ConfigSection th = s.sub("thresholds"); th.present()) {
     for (const auto& tier : th.keys()) {

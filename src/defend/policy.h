@@ -24,6 +24,8 @@
 //   reasoning = "summarize"     degrade/trace: keep | withhold | summarize
 //   max_tokens_cap = 1024       degrade/trace output cap (0 = none)
 //   logprob_sigma = 1.5         degrade/trace log-prob noise scale (nats)
+//   canary_db = ""              canary registry SQLite file ("" = storage.sqlite_path)
+//   max_tracked_accounts = 1e6  ladder state bound
 //
 // Thread-safety: PolicyLadder::decide() is thread-safe (sharded locks);
 // memory is bounded by max_tracked accounts (oldest-seen shard entries are
@@ -66,6 +68,7 @@ struct PolicyConfig {
   int64_t max_tokens_cap = 1024;
   double logprob_sigma = 1.5;
   size_t max_tracked = 1'000'000;
+  std::string canary_db;  // "" = storage.sqlite_path
 
   const TierThresholds& thresholds(std::string_view tier) const;
   // Reads [policy]; errors carry the key and line.

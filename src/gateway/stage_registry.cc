@@ -2,6 +2,7 @@
 
 #include "stages/auth/auth_stage.h"
 #include "stages/limit/limit_stage.h"
+#include "stages/policy/policy_stage.h"
 
 namespace dg::gateway {
 
@@ -9,6 +10,7 @@ const std::vector<StageRegistration>& stage_registry() {
   static const std::vector<StageRegistration> kStages = {
       {"auth", [](const StageDeps& d) { return make_auth_stage(d.store, d.mode); }},
       {"limit", [](const StageDeps& d) { return make_limit_stage(d.config, d.clock, d.mode); }},
+      {"policy", [](const StageDeps& d) { return make_policy_stage(d.config, d.clock, d.mode); }},
       // Add a stage here: {"name", [](const StageDeps& d) { return make_name_stage(...); }},
   };
   return kStages;

@@ -1,0 +1,112 @@
+#include "stages/policy/policy_stage.h"
+
+#include <fmt/format.h>
+
+#include "defend/degrade.h"
+#include "defend/watermark_transform.h"
+
+namespace dg {
+namespace {
+
+class PolicyStage final : public Stage {
+ public:
+  PolicyStage(defend::PolicyConfig config, Clock& clock, StageMode mode,
+              std::shared_ptr<defend::CanaryRegistry> registry)
+      : ladder_(std::move(config)), clock_(clock), mode_(mode), registry_(std::move(registry)),
+        logprob_key_(hmac_sha256(ladder_.config().master_secret.empty() ? std::string("distillguard-logprob")
+                                                                        : ladder_.config().master_secret,
+                                 "distillguard/logprob/v1")) {}
+
+  std::string_view name() const override { return "policy"; }
+
+  FilterStatus on_request(ExchangeContext& ctx) override {
+    const TimeNs now = clock_.now();
+    const std::string& account = ctx.account.account;
+    defend::PolicyDecision d = ladder_.decide(account, ctx.account.tier, ctx.risk, now);
+    if (mode_ != StageMode::kEnforce) {
+      ctx.notes.emplace_back("policy", fmt::format("shadow: would {}: {}", action_name(d.action), d.reason));
+      return FilterStatus::kContinue;
+    }
+    ctx.action = d.action;
+    ctx.notes.emplace_back("policy", fmt::format("{}: {}", action_name(d.action), d.reason));
+    const auto& cfg = ladder_.config();
+    switch (d.action) {
+      case Action::kBlock:
+        ctx.reply(LocalReply{403, "permission_error", "blocked_by_policy",
+                             "This account's access has been suspended by policy.", {}});
+        return FilterStatus::kStop;
+      case Action::kThrottle: {
+        TimeNs retry = 0;
+        if (!ladder_.throttle_admit(account, now, &retry)) {
+          const int64_t secs = std::max<int64_t>(1, (retry + kNsPerSec - 1) / kNsPerSec);
+          ctx.reply(LocalReply{429, "rate_limit_error", "throttled_by_policy",
+                               fmt::format("Rate limit reached for account {}. Please try again in {}s.", account, secs),
+                               {{"Retry-After", std::to_string(secs)}}});
+          return FilterStatus::kStop;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (d.action >= Action::kDegrade) {
+      if (cfg.reasoning != defend::ReasoningMode::kKeep) {
+        ctx.add_transform(std::make_unique<defend::ReasoningTransform>(cfg.reasoning));
+      }
+      if (cfg.max_tokens_cap > 0 && defend::cap_output_tokens(ctx.request, cfg.max_tokens_cap)) {
+        ctx.request_modified = true;
+      }
+    }
+    if (d.action == Action::kTrace && !cfg.master_secret.empty()) {
+      const std::string kind = defend::classify_prompt(defend::last_user_text(ctx.request));
+      if (!kind.empty()) {
+        ctx.add_transform(std::make_unique<defend::CanaryTransform>(
+            account, kind, defend::canary_signature(cfg.master_secret, account, kind), registry_.get(), now));
+        ctx.notes.emplace_back("canary", kind);
+      }
+    }
+    if (!cfg.watermark_off && !cfg.master_secret.empty() && d.action >= cfg.watermark_from) {
+      const double strength = d.action == Action::kTrace ? cfg.trace_watermark_strength : cfg.watermark_strength;
+      ctx.add_transform(std::make_unique<defend::WatermarkTransform>(
+          defend::SynonymTable::builtin(), defend::derive_account_key(cfg.master_secret, account), strength));
+      ctx.notes.emplace_back("watermark", fmt::format("strength {:.2f}", strength));
+    }
+    if (d.action >= Action::kDegrade && cfg.logprob_sigma > 0 && asks_logprobs(ctx.request)) {
+      ctx.add_transform(std::make_unique<defend::LogprobTransform>(
+          logprob_key_, defend::request_fingerprint(account, ctx.request), cfg.logprob_sigma));
+    }
+    return FilterStatus::kContinue;
+  }
+
+ private:
+  static bool asks_logprobs(const boost::json::object& r) {
+    const auto* v = r.if_contains("logprobs");
+    return v && ((v->is_bool() && v->as_bool()) || v->is_int64());
+  }
+
+  defend::PolicyLadder ladder_;
+  Clock& clock_;
+  StageMode mode_;
+  std::shared_ptr<defend::CanaryRegistry> registry_;
+  Sha256 logprob_key_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_policy_stage_with(defend::PolicyConfig config, Clock& clock, StageMode mode,
+                                              std::shared_ptr<defend::CanaryRegistry> registry) {
+  return std::make_unique<PolicyStage>(std::move(config), clock, mode, std::move(registry));
+}
+
+Result<std::unique_ptr<Stage>> make_policy_stage(const Config& config, Clock& clock, StageMode mode) {
+  DG_ASSIGN_OR_RETURN(defend::PolicyConfig p, defend::PolicyConfig::from_config(config));
+  std::shared_ptr<defend::CanaryRegistry> registry;
+  std::string db = p.canary_db.empty() ? config.storage.sqlite_path : p.canary_db;
+  if (!db.empty() && !p.master_secret.empty()) {
+    DG_ASSIGN_OR_RETURN(auto reg, defend::CanaryRegistry::open(db));
+    registry = std::move(reg);
+  }
+  return make_policy_stage_with(std::move(p), clock, mode, std::move(registry));
+}
+
+}  // namespace dg
