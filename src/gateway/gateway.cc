@@ -220,7 +220,7 @@ net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large, ht
   }
   forward::ForwardResult fr;
   if (!reply) {
-    if (route == RouteId::kModels) {
+    if (route == RouteId::kModels && forwarder_->models_local()) {
       ctx.status = 200;
       co_await conn.write_response(200, "application/json", forwarder_->models_body(), ctx.response_headers);
     } else {

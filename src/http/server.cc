@@ -145,6 +145,11 @@ net::awaitable<void> Connection::run() {
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNothrow);
     (void)n;
     idle_ = false;
+    bool too_large = false;
+    if (ec == bhttp::error::body_limit) {  // Content-Length above the limit
+      too_large = true;
+      ec = {};
+    }
     if (ec) {
       if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
           ec != bhttp::error::end_of_stream &&
@@ -156,9 +161,8 @@ net::awaitable<void> Connection::run() {
       }
       break;
     }
-    bool too_large = false;
     auto cl = parser.content_length();
-    if (cl && *cl > opt.max_body_bytes) {
+    if (too_large || (cl && *cl > opt.max_body_bytes)) {
       too_large = true;
     } else if (!parser.is_done()) {
       auto expect = parser.get()[bhttp::field::expect];

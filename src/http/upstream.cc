@@ -64,6 +64,9 @@ Result<std::shared_ptr<const UpstreamSet>> UpstreamSet::create(std::vector<Upstr
     };
     t.chat_head_prefix = prefix("/chat/completions");
     t.completions_head_prefix = prefix("/completions");
+    t.models_head = "GET " + t.base_path + "/models HTTP/1.1\r\nHost: " + t.host_header + "\r\n";
+    if (!t.api_key.empty()) t.models_head += "Authorization: Bearer " + t.api_key + "\r\n";
+    t.models_head += "\r\n";
     if (!t.tls) {
       s->tls_.push_back(nullptr);
       continue;

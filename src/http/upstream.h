@@ -53,6 +53,7 @@ struct UpstreamTarget {
   // Precomputed request heads up to "Content-Length: " (per endpoint).
   std::string chat_head_prefix;
   std::string completions_head_prefix;
+  std::string models_head;  // the whole GET {base}/models request head
 
   // Parses "http[s]://host[:port][/prefix]". The prefix defaults to "/v1"
   // (client path "/v1/chat/completions" -> prefix + "/chat/completions").

@@ -107,9 +107,15 @@ const server = http.createServer(async (req, res) => {
     choices: [chat ? { index: 0, delta, finish_reason: finish } : { index: 0, text: delta.content || '', finish_reason: finish }],
   });
   if (chat) send(chunk({ role: 'assistant', content: '' }, null));
+  // Flush what was written, then kill the connection without ending the body.
+  const die = async () => {
+    await new Promise((r) => res.write('', r));
+    await sleep(20);
+    res.socket.destroy();
+  };
   for (let i = 0; i < words.length; i++) {
     if (d.die === i) {
-      res.socket.destroy();
+      await die();
       return;
     }
     if (i > 0 && d.delay) await sleep(d.delay);
@@ -117,7 +123,7 @@ const server = http.createServer(async (req, res) => {
     send(chunk({ content: words[i] }, null));
   }
   if (d.die >= words.length) {
-    res.socket.destroy();
+    await die();
     return;
   }
   send(chunk({}, 'stop'));

@@ -491,15 +491,16 @@ bool Forwarder::has_model(std::string_view model) const { return !candidates(mod
 net::awaitable<ForwardResult> Forwarder::forward(ExchangeContext& ctx, std::string_view raw_body,
                                                  http::Connection& conn, WorkerState& ws) const {
   const bool chat = ctx.endpoint == "/v1/chat/completions";
-  std::string_view model;
-  if (auto it = ctx.request.find("model"); it != ctx.request.end() && it->value().is_string())
+  const bool models = ctx.endpoint == "/v1/models";
+  std::string_view model = models ? std::string_view("*") : std::string_view();
+  if (auto it = ctx.request.find("model"); !models && it != ctx.request.end() && it->value().is_string())
     model = it->value().get_string();
   ForwardResult res;
   if (model.empty()) {
     res.error = http::gateway_error(http::GatewayError::kBadRequest, "you must provide a model parameter");
     co_return res;
   }
-  const auto& cands = candidates(model);
+  const auto& cands = models ? wildcard_ : candidates(model);
   if (cands.empty()) {
     res.error = http::gateway_error(http::GatewayError::kUnknownModel,
                                     "The model `" + std::string(model) + "` does not exist");
@@ -516,16 +517,21 @@ net::awaitable<ForwardResult> Forwarder::forward(ExchangeContext& ctx, std::stri
   Exchange x{t, target, ctx, conn, ws, {}, body, options_, Capture(options_.keep_content, chat), {}, nullptr};
   x.result.upstream = static_cast<int>(target);
   x.head.reserve(t.chat_head_prefix.size() + 24);
-  x.head = chat ? t.chat_head_prefix : t.completions_head_prefix;
-  x.head += std::to_string(body.size());
-  x.head += "\r\n\r\n";
+  if (models) {
+    x.head = t.models_head;
+    x.body = {};
+  } else {
+    x.head = chat ? t.chat_head_prefix : t.completions_head_prefix;
+    x.head += std::to_string(body.size());
+    x.head += "\r\n\r\n";
+  }
   co_await net::this_coro::throw_if_cancelled(false);
   co_await (proxy(x) || conn.watch_client([&x] {
               if (x.current) x.current->close();
             }));
   x.result.client_gone = conn.client_gone();
   if (x.result.client_gone && ctx.status == 0) ctx.status = 499;
-  if (!x.result.error) x.capture.finish(ctx);
+  if (!x.result.error && !models) x.capture.finish(ctx);
   co_return x.result;
 }
 

@@ -9,8 +9,10 @@
 // Routing: POST /v1/chat/completions and /v1/completions go to an upstream
 // serving the request's "model": upstreams listing the model by name first,
 // else those listing "*"; round robin among those (per worker thread).
-// GET /v1/models is answered here from the configured model names (merged,
-// de-duplicated; "*" is not listed), so it never depends on an upstream.
+// GET /v1/models: when every upstream lists its models by name, answered
+// locally from those names (merged, de-duplicated: models_body()); when some
+// upstream serves "*", proxied to one of those (round robin), whose list is
+// the authority on what "*" means.
 //
 // Streaming: the upstream's SSE events are relayed as they arrive, whole events
 // only (an unfinished event is held until its blank line). With no transform
@@ -87,8 +89,9 @@ class Forwarder {
   net::awaitable<ForwardResult> forward(ExchangeContext& ctx, std::string_view raw_body,
                                         http::Connection& conn, WorkerState& ws) const;
 
-  // The /v1/models body.
+  // The /v1/models body, when models_local().
   const std::string& models_body() const { return models_body_; }
+  bool models_local() const { return wildcard_.empty(); }
   // Whether some upstream serves `model`.
   bool has_model(std::string_view model) const;
 
