@@ -11,22 +11,24 @@
 # Writes bench/results/<UTC time>/ (raw wrk output, results.json),
 # bench/results/latest.json and docs/benchmarks.md.
 #
-# usage: bench/run.sh [--quick] [--no-docs] [--targets "direct nginx haproxy dg-on dg-off"]
+# usage: bench/run.sh [--quick] [--no-docs] [--wait-idle] [--targets "direct nginx haproxy dg-on dg-off"]
 #   --quick     3 s runs, 1 s warm-up, 100 TTFT requests (default 10 s, 3 s, 300)
+#   --wait-idle wait (at most 5 min) for load average < 1 before measuring
 #   env DG_BIN  the distillguard binary (default build/src/cli/distillguard)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${DG_BIN:-$ROOT/build/src/cli/distillguard}"
-DUR=10 WARM=3 TTFT_N=300 DOCS=1 QUICK=0
+DUR=10 WARM=3 TTFT_N=300 DOCS=1 QUICK=0 WAIT_IDLE=0
 TARGETS="direct nginx haproxy dg-on dg-off"
 CMDLINE="bench/run.sh $*"
 while (($#)); do
   case "$1" in
     --quick) DUR=3 WARM=1 TTFT_N=100 QUICK=1 ;;
     --no-docs) DOCS=0 ;;
+    --wait-idle) WAIT_IDLE=1 ;;
     --targets) TARGETS="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -124,25 +126,30 @@ start_dg() {
   [ "$code" = 200 ] || { NOTE[$name]="skipped: probe request got HTTP $code: $(head -c 200 "$dir/probe.out")"; return 1; }
 }
 
-# measure NAME: every measurement for one target; writes $OUT/NAME.json.
-measure() {
-  local name=$1 url=${URL[$1]}/v1/chat/completions pid=${PROC[$1]} t0 t1 c32 c1 st tt
-  export DG_BENCH_KEY="${KEY[$name]:-sk-bench}"
-  log "$name: warm-up ${WARM}s, then c32 / c1 / stream c32 for ${DUR}s each, TTFT x$TTFT_N"
-  DG_BENCH_STREAM=0 wrk -t2 -c32 -d"${WARM}s" -s bench/lib/post.lua "$url" >/dev/null
-  t0=$(ticks "$pid"); DG_BENCH_STREAM=0 wrk -t2 -c32 -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-c32-$name.txt"; t1=$(ticks "$pid")
-  c32=$(result_of "$OUT/wrk-c32-$name.txt"); local cpu32=$((t1 - t0))
-  t0=$(ticks "$pid"); DG_BENCH_STREAM=0 wrk -t1 -c1 -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-c1-$name.txt"; t1=$(ticks "$pid")
-  c1=$(result_of "$OUT/wrk-c1-$name.txt"); local cpu1=$((t1 - t0))
-  t0=$(ticks "$pid"); DG_BENCH_STREAM=1 wrk -t2 -c32 -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-stream-c32-$name.txt"; t1=$(ticks "$pid")
-  st=$(result_of "$OUT/wrk-stream-c32-$name.txt"); local cpust=$((t1 - t0))
-  node bench/lib/ttft.mjs "${URL[$name]}" "$TTFT_N" >"$OUT/ttft-$name.txt"
-  tt=$(result_of "$OUT/ttft-$name.txt")
-  printf '{"target":"%s","url":"%s","c32":%s,"c32_cpu_ticks":%d,"c1":%s,"c1_cpu_ticks":%d,"stream_c32":%s,"stream_c32_cpu_ticks":%d,"ttft":%s}\n' \
-    "$name" "${URL[$name]}" "$c32" "$cpu32" "$c1" "$cpu1" "$st" "$cpust" "$tt" >"$OUT/$name.json"
+# run_wrk NAME PHASE: one wrk run against NAME, with the proxy's CPU ticks around it.
+#   PHASE c32 | c1 | stream_c32 ; writes $OUT/wrk-PHASE-NAME.txt and $OUT/NAME.PHASE.json
+run_wrk() {
+  local name=$1 phase=$2 url=${URL[$1]}/v1/chat/completions pid=${PROC[$1]} t0 t1 stream=0 conns=(-t2 -c32)
+  [ "$phase" = c1 ] && conns=(-t1 -c1)
+  [ "$phase" = stream_c32 ] && stream=1
+  t0=$(ticks "$pid")
+  DG_BENCH_KEY="${KEY[$name]:-sk-bench}" DG_BENCH_STREAM=$stream \
+    wrk "${conns[@]}" -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-$phase-$name.txt"
+  t1=$(ticks "$pid")
+  printf '"%s":%s,"%s_cpu_ticks":%d' "$phase" "$(result_of "$OUT/wrk-$phase-$name.txt")" "$phase" $((t1 - t0)) >"$OUT/$name.$phase.json"
 }
 
-LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+wait_idle() {  # waits (at most 5 min) for the 1-minute load average to drop below 1.0
+  local i
+  for i in $(seq 1 60); do
+    awk '{exit !($1 < 1.0)}' /proc/loadavg && return 0
+    ((i == 1)) && log "waiting for the machine to go idle (load $(cut -d' ' -f1 /proc/loadavg)), at most 5 min"
+    sleep 5
+  done
+  log "machine still busy (load $(cut -d' ' -f1 /proc/loadavg)); measuring anyway"
+}
+
+LIVE=()
 for t in $TARGETS; do
   case "$t" in
     direct) ;;
@@ -152,7 +159,24 @@ for t in $TARGETS; do
     dg-off) start_dg dg-off off || { log "dg-off: ${NOTE[dg-off]}"; continue; } ;;
     *) echo "bench/run.sh: unknown target $t" >&2; exit 2 ;;
   esac
-  measure "$t"
+  LIVE+=("$t")
+done
+((WAIT_IDLE)) && wait_idle
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+# Phase by phase, every target in turn, so a burst of background load hits all
+# targets alike rather than one.
+for t in "${LIVE[@]}"; do
+  log "$t: warm-up ${WARM}s"
+  DG_BENCH_KEY="${KEY[$t]:-sk-bench}" wrk -t2 -c32 -d"${WARM}s" -s bench/lib/post.lua "${URL[$t]}/v1/chat/completions" >/dev/null
+done
+for phase in c32 c1 stream_c32; do
+  for t in "${LIVE[@]}"; do log "$t: $phase, ${DUR}s"; run_wrk "$t" "$phase"; done
+done
+for t in "${LIVE[@]}"; do
+  log "$t: time to first token, $TTFT_N streamed requests"
+  DG_BENCH_KEY="${KEY[$t]:-sk-bench}" node bench/lib/ttft.mjs "${URL[$t]}" "$TTFT_N" >"$OUT/ttft-$t.txt"
+  printf '{"target":"%s","url":"%s",%s,%s,%s,"ttft":%s}\n' "$t" "${URL[$t]}" "$(cat "$OUT/$t.c32.json")" \
+    "$(cat "$OUT/$t.c1.json")" "$(cat "$OUT/$t.stream_c32.json")" "$(result_of "$OUT/ttft-$t.txt")" >"$OUT/$t.json"
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
