@@ -147,9 +147,28 @@ struct Engine::Impl {
 
   // --- linking
 
+  // A template the account relies on: used at least twice and on >= 1/6 of
+  // its prompts, or on every prompt of a brand-new account (so a new member
+  // of a known ring links on its first exchange).
   static bool established(const TopK<6>& t, uint64_t key, uint32_t n) {
     uint32_t c = t.count_of(key);
-    return c >= 2 && c * 6 >= n;  // used at least twice and on >= 1/6 of the prompts
+    return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
+  }
+
+  uint32_t popularity(uint64_t key) const {
+    if (slots.empty()) return 0;
+    const Slot& s = slots[(key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2)];
+    return s.key == key ? s.count : 0;
+  }
+
+  static double capability_cosine(const Profile& a, const Profile& b) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < kCapabilityCount; ++i) {
+      ab += double(a.cap[i]) * b.cap[i];
+      aa += double(a.cap[i]) * a.cap[i];
+      bb += double(b.cap[i]) * b.cap[i];
+    }
+    return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 1.0;
   }
 
   // Evidence that accounts a and b are run by one actor: (score, kinds).
@@ -167,8 +186,13 @@ struct Engine::Impl {
     }
     if (tmpl) { s += 0.5; kinds |= kLinkTemplate; }
     if (pa.block_top.max_count() && pb.block_top.count_of(pa.block_top.top_key())) { s += 0.3; kinds |= kLinkAddressBlock; }
-    if (pa.fp_top.max_count() && pa.fp_top.top_key() == pb.fp_top.top_key()) { s += 0.15; kinds |= kLinkFingerprint; }
-    if (pa.created && pb.created && std::llabs(pa.created - pb.created) <= 10 * 60 * kNsPerSec) {
+    // A client fingerprint is evidence only when rare (not a popular SDK's).
+    if (pa.fp_top.max_count() && pa.fp_top.top_key() == pb.fp_top.top_key() &&
+        popularity(pa.fp_top.top_key() ^ 0x14) <= 8) {
+      s += 0.15;
+      kinds |= kLinkFingerprint;
+    }
+    if (pa.created && pb.created && std::llabs(pa.created - pb.created) <= 2 * 3600 * kNsPerSec) {
       s += 0.25;
       kinds |= kLinkCreationBurst;
     }
@@ -178,6 +202,8 @@ struct Engine::Impl {
       s += 0.2;
       kinds |= kLinkSystemPrompt;
     }
+    // Accounts run by one actor ask for the same mix of things.
+    if (pa.n >= 8 && pb.n >= 8 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
     return {s, kinds};
   }
 
@@ -259,13 +285,13 @@ struct Engine::Impl {
 
   void index_keys(uint32_t a, const RecordFeatures& f) {
     const Profile& p = accounts[a].profile;
-    if (f.tmpl.prefix && p.prefixes.count_of(f.tmpl.prefix) == 2) register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
-    if (f.tmpl.suffix && p.suffixes.count_of(f.tmpl.suffix) == 2) register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
+    if (f.tmpl.prefix && p.prefixes.count_of(f.tmpl.prefix) <= 2) register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
+    if (f.tmpl.suffix && p.suffixes.count_of(f.tmpl.suffix) <= 2) register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
     if (f.ip_block && p.block_top.count_of(f.ip_block) == 1) register_key(a, f.ip_block ^ 0x13, f.ts);
     if (f.fingerprint && p.fp_top.count_of(f.fingerprint) == 1) register_key(a, f.fingerprint ^ 0x14, f.ts);
     if (f.system_hash && p.system_top.count_of(f.system_hash) == 2) register_key(a, f.system_hash ^ 0x15, f.ts);
     if (p.n == 1 && f.account_created)
-      register_key(a, (static_cast<uint64_t>(f.account_created / (600 * kNsPerSec)) * 0x9e3779b97f4a7c15ULL) | 1, f.ts);
+      register_key(a, (static_cast<uint64_t>(f.account_created / (3600 * kNsPerSec)) * 0x9e3779b97f4a7c15ULL) | 1, f.ts);
     // Re-check links once the account has enough history for templates and timing.
     if (p.n == 4 || p.n == 16) {
       if (p.block_top.max_count()) register_key(a, p.block_top.top_key() ^ 0x13, f.ts);

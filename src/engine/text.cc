@@ -30,33 +30,64 @@ bool is_word(unsigned char c) { return is_alpha(c) || is_digit(c) || c == '_' ||
 }  // namespace
 
 TemplateKeys template_keys(std::string_view t) {
-  // Tokenise on the raw text (case matters for names), masking as we go. Only
-  // the first kFrame and last kFrame masked tokens are kept.
+  // Tokenise the raw text (case matters for names), masking as we go. Keeps:
+  // the first and last kFrame masked tokens (for the distinct-template count),
+  // and the first and last segments (split at . ? ! : and newlines): when a
+  // segment is short boilerplate (3..16 tokens, at least 3 literal words) and
+  // the prompt has more than one segment, it is a template key.
   std::array<uint64_t, kFrame> head{}, tail{};
   uint32_t count = 0;
   bool sentence_start = true;
   size_t i = 0, n = t.size();
-  auto emit = [&](uint64_t tok) {
+  struct Seg {
+    uint64_t h = 0x7f;
+    uint32_t tokens = 0, literal = 0;
+  };
+  Seg first, cur;
+  int segments = 0;
+  bool first_done = false;
+  auto close_segment = [&] {
+    if (cur.tokens == 0) return;
+    ++segments;
+    if (!first_done) {
+      first = cur;
+      first_done = true;
+    }
+  };
+  Seg last;
+  auto emit = [&](uint64_t tok, bool literal) {
     if (count < kFrame) head[count] = tok;
     tail[count % kFrame] = tok;
     ++count;
+    cur.h = mix(cur.h, tok);
+    ++cur.tokens;
+    cur.literal += literal;
+  };
+  auto boundary = [&] {
+    if (cur.tokens) {
+      close_segment();
+      last = cur;
+    }
+    cur = Seg{};
   };
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(t[i]);
     if (c == '`' && i + 2 < n && t[i + 1] == '`' && t[i + 2] == '`') {
       size_t end = t.find("```", i + 3);
       i = end == std::string_view::npos ? n : end + 3;
-      emit(kCode);
+      boundary();
+      emit(kCode, false);
+      boundary();
       continue;
     }
-    if (c == '"' || c == '\'' ) {
+    if (c == '"' || c == '\'') {
       // A quoted span (<= 200 chars on one line) is one variable part.
       if (c == '"' || (i > 0 && !is_word(static_cast<unsigned char>(t[i - 1])))) {
         size_t end = t.find(static_cast<char>(c), i + 1);
         if (end != std::string_view::npos && end - i <= 200 &&
             t.substr(i, end - i).find('\n') == std::string_view::npos) {
           i = end + 1;
-          emit(kQuote);
+          emit(kQuote, false);
           sentence_start = false;
           continue;
         }
@@ -65,7 +96,10 @@ TemplateKeys template_keys(std::string_view t) {
       continue;
     }
     if (!is_word(c)) {
-      if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') sentence_start = true;
+      if (c == '.' || c == '?' || c == '!' || c == '\n' || c == ':') {
+        sentence_start = true;
+        boundary();
+      }
       ++i;
       continue;
     }
@@ -81,12 +115,14 @@ TemplateKeys template_keys(std::string_view t) {
     }
     size_t len = i - s;
     uint64_t tok = h;
-    if (digits) tok = kNum;
-    else if (len > 18) tok = kLong;
-    else if (upper_first && !sentence_start) tok = kName;
-    emit(tok);
+    bool literal = true;
+    if (digits) tok = kNum, literal = false;
+    else if (len > 18) tok = kLong, literal = false;
+    else if (upper_first && !sentence_start) tok = kName, literal = false;
+    emit(tok, literal);
     sentence_start = false;
   }
+  boundary();
   TemplateKeys k;
   k.tokens = count;
   if (count == 0) return k;
@@ -96,11 +132,12 @@ TemplateKeys template_keys(std::string_view t) {
   uint32_t nt = std::min<uint32_t>(count, kFrame);
   for (uint32_t j = 0; j < nt; ++j) hs = mix(hs, tail[(count - nt + j) % kFrame]);
   hw = mix(mix(hw, hp), hs);
-  if (count >= kFrame) {
-    k.prefix = hp | 1;
-    k.suffix = hs | 1;
-  }
   k.whole = hw | 1;
+  auto boiler = [](const Seg& s) { return s.tokens >= 3 && s.tokens <= 16 && s.literal >= 3; };
+  if (segments > 1) {
+    if (boiler(first)) k.prefix = mix(first.h, 0xa1) | 1;
+    if (boiler(last)) k.suffix = mix(last.h, 0xa2) | 1;
+  }
   return k;
 }
 

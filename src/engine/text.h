@@ -39,12 +39,14 @@ void for_each_token(std::string_view lower, Fn&& fn) {
 
 // A prompt with its variable parts masked. Numbers, quoted spans, code blocks,
 // capitalised words inside a sentence (names), and over-long tokens become
-// placeholders; the template keeps the first and last kFrame masked tokens
-// (the variable middle of a long prompt is the "long tail" and is dropped).
+// placeholders. A template is the boilerplate around the variable content: the
+// first and the last segment (split at . ? ! : and newlines) when short and
+// mostly literal words ("Question: {q}\nAnswer in detail:"). The variable
+// middle of a long prompt (the "long tail") is dropped.
 struct TemplateKeys {
-  uint64_t prefix = 0;   // hash of the first kFrame masked tokens (0 if too short)
-  uint64_t suffix = 0;   // hash of the last kFrame masked tokens (0 if too short)
-  uint64_t whole = 0;    // hash of the full masked frame (prefix+suffix or all)
+  uint64_t prefix = 0;   // hash of the opening boilerplate segment (0 if none)
+  uint64_t suffix = 0;   // hash of the closing boilerplate segment (0 if none)
+  uint64_t whole = 0;    // hash of the first and last kFrame masked tokens
   uint32_t tokens = 0;   // word tokens in the prompt
 };
 inline constexpr int kFrame = 8;
