@@ -131,6 +131,12 @@ void redact_value(json::value& v) {
   }
 }
 
+Result<bool> has_audit_table(SqliteDb& db) {
+  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db,
+      "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_log'"));
+  return s.step();
+}
+
 }  // namespace
 
 const std::string& genesis_hash() {
@@ -340,6 +346,8 @@ void redact_content(ExchangeRecord& record) {
 Result<ChainReport> verify_audit_chain(const std::string& path) {
   DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
   ChainReport r;
+  DG_ASSIGN_OR_RETURN(bool exists, has_audit_table(*db));
+  if (!exists) return r;  // no audit log written yet: an empty, intact chain
   DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db,
       "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log ORDER BY seq"));
   int64_t expected = 1;
@@ -405,10 +413,21 @@ Result<ChainReport> verify_audit_chain(const std::string& path) {
   return r;
 }
 
+Result<int64_t> audit_last_seq(const std::string& path) {
+  DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
+  DG_ASSIGN_OR_RETURN(bool exists, has_audit_table(*db));
+  if (!exists) return int64_t{0};
+  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db, "SELECT IFNULL(MAX(seq),0) FROM audit_log"));
+  DG_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? s.col_int(0) : int64_t{0};
+}
+
 Status read_audit_entries(const std::string& path, int64_t after_seq, int64_t limit,
                           const std::string& account,
                           const std::function<bool(const AuditEntry&)>& fn) {
   DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
+  DG_ASSIGN_OR_RETURN(bool exists, has_audit_table(*db));
+  if (!exists) return {};
   std::string sql =
       "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log WHERE seq > ?";
   if (!account.empty()) sql += " AND account = ?";

@@ -157,6 +157,9 @@ struct ChainReport {
 // (first_bad_seq != 0 if broken); an error only if the file cannot be read.
 Result<ChainReport> verify_audit_chain(const std::string& path);
 
+// The highest seq in the audit database (0 if empty).
+Result<int64_t> audit_last_seq(const std::string& path);
+
 // Reads entries in seq order (for `audit tail/export`): `after_seq` exclusive,
 // at most `limit` (0 = all), optionally only one account. Calls `fn` per entry;
 // stops early if fn returns false.
