@@ -107,9 +107,9 @@ start_dg() {
   port=$(free_port); dir="$W/$name"; mkdir -p "$dir"; cfg="$dir/config.toml"
   DG_PORT=$port DG_UP=$UP_PORT DG_DIR=$dir DG_MODE=$mode bash bench/lib/dg-config.sh >"$cfg"
   if [ "$mode" = on ]; then
-    "$BIN" accounts create bench --tier bench --config "$cfg" >"$dir/account.out" 2>&1 || {
+    "$BIN" accounts --config "$cfg" create bench --tier bench >"$dir/account.out" 2>&1 || {
       NOTE[$name]="skipped: 'distillguard accounts create' failed: $(head -c 300 "$dir/account.out")"; return 1; }
-    "$BIN" keys create --account bench --config "$cfg" >"$dir/key.out" 2>&1 || {
+    "$BIN" keys --config "$cfg" create --account bench >"$dir/key.out" 2>&1 || {
       NOTE[$name]="skipped: 'distillguard keys create' failed: $(head -c 300 "$dir/key.out")"; return 1; }
     key=$(grep -oE '(dg|sk)-[A-Za-z0-9_-]{20,}' "$dir/key.out" | head -n1)
     [ -n "$key" ] || { NOTE[$name]="skipped: no key in 'keys create' output"; return 1; }

@@ -89,13 +89,13 @@ wait_ready "http://127.0.0.1:$UP/healthz" "${PIDS[-1]}" replay-upstream
 say "accounts and keys (distillguard accounts/keys create, in $W)"
 echo "{" >"$W/keys.json"; first=1
 while read -r account tier; do
-  (cd "$W" && "$BIN" accounts create "$account" --tier "$tier" "${CFG[@]}") >"$W/account-$account.log" 2>&1 || {
+  (cd "$W" && "$BIN" accounts "${CFG[@]}" create "$account" --tier "$tier") >"$W/account-$account.log" 2>&1 || {
     cat "$W/account-$account.log" >&2; echo "demo: accounts create $account failed" >&2; exit 1; }
-  (cd "$W" && "$BIN" keys create --account "$account" "${CFG[@]}") >"$W/key-$account.log" 2>&1 || {
+  (cd "$W" && "$BIN" keys "${CFG[@]}" create --account "$account") >"$W/key-$account.log" 2>&1 || {
     cat "$W/key-$account.log" >&2; echo "demo: keys create --account $account failed" >&2; exit 1; }
   secret=$(grep -oE '(dg|sk)-[A-Za-z0-9_-]{20,}' "$W/key-$account.log" | head -n1)
   [ -n "$secret" ] || { cat "$W/key-$account.log" >&2; echo "demo: no key secret in the output" >&2; exit 1; }
-  key_id=$(grep -oE 'key_[0-9a-f]{12}' "$W/key-$account.log" | head -n1 || true)
+  key_id=$(grep -oE 'key_[0-9a-f]+' "$W/key-$account.log" | head -n1 || true)
   printf '   %-14s tier %-9s key %s\n' "$account" "$tier" "${key_id:-(created)}"
   ((first)) || echo "," >>"$W/keys.json"; first=0
   printf '"%s": "%s"' "$account" "$secret" >>"$W/keys.json"
@@ -111,16 +111,23 @@ say "traffic: real prompts through the gateway with the openai client${QUICK:+ (
 node demo/traffic.mjs --base "http://127.0.0.1:$GW/v1" --keys "$W/keys.json" --data "$DATA" \
   --summary "$W/summary.json" $QUICK
 
-curl -s "http://127.0.0.1:$GW/metrics" >"$W/metrics.txt" || true
-say "audit log"
+# The audit log is written off the request path: wait (bounded) for its backlog to drain.
+for _ in $(seq 1 50); do
+  curl -s "http://127.0.0.1:$GW/metrics" >"$W/metrics.txt" || true
+  grep -qE '^dg_audit_backlog 0$' "$W/metrics.txt" && break
+  sleep 0.1
+done
+metric() { awk -v m="$1" '$1 == m {print $2}' "$W/metrics.txt"; }
+say "audit log and metrics"
 set +e
-(cd "$W" && "$BIN" audit verify "${CFG[@]}") >"$W/audit-verify.log" 2>&1
+(cd "$W" && "$BIN" audit "${CFG[@]}" verify) >"$W/audit-verify.log" 2>&1
 rc=$?
 set -e
-sed 's/^/   /' "$W/audit-verify.log"
+echo "   audit verify: $(head -n1 "$W/audit-verify.log")"
 echo "   audit verify exit status: $rc"
-echo "   audit log:  $(ls "$W"/*.db 2>/dev/null | tr '\n' ' ')(SQLite, hash-chained; check it with: cd $W && $BIN audit verify${CFG[*]:+ ${CFG[*]}})"
-echo "   metrics:    http://127.0.0.1:$GW/metrics while running; snapshot: $W/metrics.txt"
-grep -E '^distillguard_(requests_total|limit_refusals_total|audit_backlog)' "$W/metrics.txt" 2>/dev/null | head -n 12 | sed 's/^/     /' || true
-echo "   logs, keys and summary: $W"
+echo "   audit log:    $(ls "$W"/*.db 2>/dev/null | tr '\n' ' ')— SQLite, hash-chained, $(metric dg_audit_written_total) records written, backlog $(metric dg_audit_backlog)"
+echo "                 inspect: cd $W && $BIN audit${CFG[*]:+ ${CFG[*]}} tail -n 3"
+echo "   metrics:      http://127.0.0.1:$GW/metrics (while running); snapshot: $W/metrics.txt"
+grep -E '^dg_(requests_total|limit_refusals_total)' "$W/metrics.txt" | awk '$NF != 0' | sed 's/^/                 /' || true
+echo "   logs, keys and the traffic summary: $W"
 exit "$rc"
