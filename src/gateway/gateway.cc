@@ -268,7 +268,9 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   }
 
   ExchangeRecord rec;
-  rec.ts = ctx.arrived;
+  // The record's wire form has millisecond precision; keep the in-memory value
+  // identical so the audit row's ts column matches its line (audit verify).
+  rec.ts = ctx.arrived - ctx.arrived % kNsPerMs;
   rec.account = ctx.account.account.empty() ? "-" : ctx.account.account;
   rec.key_id = ctx.account.key_id;
   rec.ip = ctx.client_ip;

@@ -102,5 +102,8 @@ sqlite3 "$DG_TMP/dg.db" "SELECT record FROM audit_log WHERE record LIKE '%die:2%
   || fail "mid-stream failure not in its record"
 sqlite3 "$DG_TMP/dg.db" "SELECT record FROM audit_log WHERE record LIKE '%unknown_url%'" | grep -q '"account":"-"' \
   || fail "unauthenticated refusal not recorded under account -"
+if "$DG_BIN" --help | grep -q '^  audit '; then
+  "$DG_BIN" audit --config "$DG_TMP/cfg.toml" verify > /dev/null || fail "audit chain does not verify"
+fi
 ok "audit log: $got records for $N exchanges"
 echo "gateway_proxy: all ok"
