@@ -54,6 +54,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_fixed/v1/c
   -d '{"model":"other","messages":[{"role":"user","content":"hi"}]}')
 [ "$code" = 404 ] || { echo "--strict-models: got $code for an unlisted model"; exit 1; }
 
+# Keep-alive: two requests on one connection. Body limit: 413.
+reuse=$(curl -sv -o /dev/null -o /dev/null "$base/v1/models" "$base/v1/models" 2>&1 | grep -ci 're-using existing connection' || true)
+[ "$reuse" -ge 1 ] || { echo "connection not kept alive"; exit 1; }
+head -c 9000000 /dev/zero | tr '\0' 'a' >"$DG_TMP/big.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect: 100-continue' "$base/v1/chat/completions" --data-binary @"$DG_TMP/big.json")
+[ "$code" = 413 ] || { echo "9 MB body: got $code, want 413"; exit 1; }
+
 # The official openai client: nearest match, stream == non-stream, usage, n, logprobs,
 # reasoning, timing.
 node "$DG_SOURCE_DIR/tests/replay/openai_client.mjs" "$PORT_fast" "$PORT_slow" "$PORT_fixed" \
