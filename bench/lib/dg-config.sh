@@ -28,6 +28,9 @@ sqlite_path = "${DG_DIR}/distillguard.db"
 
 [audit]
 sqlite_path = "${DG_DIR}/audit.db"
+
+[stages]
+order = ["auth", "limit", "forward"]
 TOML
 if [ "$DG_MODE" = off ]; then
   cat <<TOML
