@@ -13,6 +13,8 @@
 // {"requests","completed","cancelled"} where cancelled counts requests whose
 // client (the gateway) closed the connection before the response ended.
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
 
 const stats = { requests: 0, completed: 0, cancelled: 0, last_headers: null };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +41,8 @@ function directives(body) {
   return d;
 }
 
-const server = http.createServer(async (req, res) => {
+// TLS when TLS_CERT and TLS_KEY name PEM files.
+const handler = async (req, res) => {
   if (req.url === '/_stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(stats));
@@ -134,8 +137,11 @@ const server = http.createServer(async (req, res) => {
   res.write('data: [DONE]\n\n');
   res.end();
   done();
-});
+};
 
+const server = process.env.TLS_CERT
+  ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }, handler)
+  : http.createServer(handler);
 server.keepAliveTimeout = 60000;
 server.listen(+(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on 127.0.0.1:${server.address().port}`);
