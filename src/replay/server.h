@@ -35,9 +35,8 @@ class Server {
   void run();
   void stop();
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
