@@ -95,7 +95,7 @@ def coding_assistant(accounts=30, rate=100):
                 stream=[dict(requests_per_day=rate, rate_sigma=0.8, hourly=OFFICE, weekly=WEEK_OFFICE,
                              utc_offsets=TZ_US_EU + [5.5], multi_turn=0.5, turns_mean=4, think_seconds=[10, 180],
                              prompts=prompts([("code", 0.7), ("chat", 0.3, {"category": "code"})]),
-                             context_pool="code", context_items=[0, 5],
+                             context_pool="code", context_items=[0, 3],
                              system_prompts=["You are an expert programming assistant. Prefer concise, idiomatic code and explain only what is non-obvious.",
                                              "You are a coding assistant embedded in an IDE. The user's open files are included as context. Answer with code first."],
                              models=["teacher-1"], temperature=[0.0, 0.2], max_tokens=[1024, 2048, 4096],
@@ -175,8 +175,8 @@ def hydra(accounts=600, rate=12, created_day=-10, templates=None, name="hydra"):
                 stream=[dict(requests_per_day=rate, rate_sigma=0.4, hourly=HUMAN, weekly=WEEK_HUMAN, utc_offsets=TZ_WORLD,
                              order="split", prompts=prompts([("math", 0.3), ("code", 0.3), ("tasks", 0.1), ("graded", 0.3)]),
                              templates=templates or EXTRACT_TEMPLATES[1:], template_prob=0.8,
-                             models=["teacher-1"], temperature=[0.6, 0.7, 0.8, 1.0], max_tokens=[1500, 2000, 2048],
-                             params_per_account=True, stream_prob=0.3)])
+                             models=["teacher-1"], temperature=[0.6, 0.7, 0.8, 1.0], max_tokens=[0, 0, 2048, 4096],
+                             params_per_account=True, stream_prob=0.5)])
 
 
 def reseller(accounts=20):
@@ -206,7 +206,7 @@ def cot_harvest(accounts=15, rate=100, templates=None):
                 stream=[dict(requests_per_day=rate, rate_sigma=0.5, hourly=HUMAN, utc_offsets=TZ_WORLD,
                              prompts=prompts([("math", 0.5), ("graded", 0.3), ("code", 0.2)]),
                              templates=templates or COT_TEMPLATES, template_prob=0.9, models=["teacher-1"],
-                             temperature=[0.7], max_tokens=[4096], response_scale=2.2, response_content=True)])
+                             temperature=[0.7], max_tokens=[4096], response_scale=2.2)])
 
 
 RUBRIC_TEMPLATES = [
@@ -289,8 +289,10 @@ def write(name, header, pops, comment):
         f.write("\n".join(lines) + "\n")
 
 
-def hdr(name, desc, days, seed, start="2026-02-02T00:00:00Z", new_model_day=None):
+def hdr(name, desc, days, seed, start="2026-02-02T00:00:00Z", new_model_day=None, content=False):
     h = dict(name=name, description=desc, start=start, days=days, seed=seed, prompts_dir="../../data/prompts")
+    if content:
+        h["response_content"] = True
     if new_model_day is not None:
         h["new_model"] = "teacher-2"
         h["new_model_day"] = new_model_day
@@ -318,7 +320,7 @@ def main():
     write("reseller", hdr("reseller", "reseller accounts mixing extraction into genuine traffic", 5, 41),
           [consumer_chat(300, 6), business_app(6, 300), reseller(20)],
           "A reseller network: each account forwards its customers' genuine chats and mixes\nextraction traffic into them.")
-    write("reasoning-harvest", hdr("reasoning-harvest", "chain-of-thought, rubric and log-probability harvesting", 4, 51),
+    write("reasoning-harvest", hdr("reasoning-harvest", "chain-of-thought, rubric and log-probability harvesting", 4, 51, content=True),
           [consumer_chat(250, 6), labelling_pipeline(2500), coding_assistant(20, 100), cot_harvest(12, 100), rubric_harvest(5, 200), logprob_harvest(4, 400)],
           "Campaigns after soft labels and reasoning: chain-of-thought, rubric/grading (the model\nas a reward model) and log-probability harvesting; the labelling pipeline also asks for\nlogprobs (a hard negative).")
     write("slow-low", hdr("slow-low", "slow-and-low extraction over four weeks", 28, 61),
@@ -350,10 +352,10 @@ def main():
            logprob_harvest(2, 200), slow_low(4, 20), pivot(5, 150)],
           "HELD OUT for honest evaluation: do not tune the engine on this file or its outputs.\nQuieter campaigns (lower rates, a larger hydra at 5 requests/day) among more customers.")
     # Large: >= 5M exchanges, >= 20k accounts.
-    big = [consumer_chat(16000, 6), business_app(60, 400), coding_assistant(600, 100),
+    big = [consumer_chat(17000, 7), business_app(60, 400), coding_assistant(600, 100),
            benchmark_team(1.2), benchmark_team(4.4) | {"name": "benchmark_team_b"}, labelling_pipeline(20000),
            corporate_many_keys(200, 80), translation_service(8, 6000),
-           bulk_extraction(20000), hydra(5000, 12), reseller(120), cot_harvest(60, 120), rubric_harvest(20, 300),
+           bulk_extraction(20000), hydra(6000, 12), reseller(120), cot_harvest(60, 120), rubric_harvest(20, 300),
            logprob_harvest(15, 800), slow_low(20, 30), pivot(40, 500)]
     write("large", hdr("large", "large: >= 5 million exchanges, >= 20,000 accounts", 14, 101, new_model_day=6.0), big,
           "The large scenario: two weeks, about 22,000 accounts and over 5 million exchanges.\nUsed by bench/simulate_bench.sh and for engine throughput.")

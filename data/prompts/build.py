@@ -35,7 +35,7 @@ def rec(text, source, category, answer=None, thread=None):
     if answer:
         r["answer"] = answer.strip()[:MAX_ANSWER]
     if thread:
-        r["thread"] = [t.strip()[:MAX_TEXT // 2] for t in thread]
+        r["thread"] = [t.strip()[:MAX_TEXT // 4] for t in thread]
     return r
 
 

@@ -93,6 +93,9 @@ Result<std::unique_ptr<PromptPool>> parse_prompt_pool(std::string_view text, con
     json_escape_append(text_raw, &e.text_esc);
     json_escape_append(e.answer, &e.answer_esc);
     e.text_chars = count_chars(text_raw);
+    std::string_view short_src = utf8_prefix(e.answer.empty() ? text_raw : e.answer, kShortChars);
+    json_escape_append(short_src, &e.short_esc);
+    e.short_chars = count_chars(short_src);
     e.answer_chars = count_chars(e.answer);
     auto [it, fresh] = source_ids.emplace(source, static_cast<uint16_t>(pool->sources.size()));
     if (fresh) pool->sources.push_back(source);

@@ -29,11 +29,18 @@ struct PromptEntry {
   std::string answer;      // raw (empty: none)
   std::string answer_esc;  // escaped
   std::vector<std::string> thread_esc;
+  // The answer (or, lacking one, the text) cut to kShortChars, escaped: used for
+  // prior assistant turns and pasted context, which real clients resend whole
+  // but which we keep short to bound trace size.
+  std::string short_esc;
+  uint32_t short_chars = 0;
   uint32_t text_chars = 0;
   uint32_t answer_chars = 0;
   uint16_t source_id = 0;
   std::string category;
 };
+
+inline constexpr size_t kShortChars = 600;
 
 struct PromptPool {
   std::string name;

@@ -177,6 +177,7 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
   DG_RETURN_IF_ERROR(r.str("prompts_dir", &sc.prompts_dir));
   DG_RETURN_IF_ERROR(r.str("new_model", &sc.new_model));
   DG_RETURN_IF_ERROR(r.num("new_model_day", &sc.new_model_day, 0, 3650));
+  DG_RETURN_IF_ERROR(r.boolean("response_content", &sc.response_content));
   if (!sc.prompts_dir.empty() && std::filesystem::path(sc.prompts_dir).is_relative()) {
     auto base = std::filesystem::path(origin).parent_path();
     sc.prompts_dir = (base / sc.prompts_dir).lexically_normal().string();
@@ -245,7 +246,7 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
       DG_RETURN_IF_ERROR(s.num_list("temperature", &spec.temperature, 0, 2));
       DG_RETURN_IF_ERROR(s.num_list("top_p", &spec.top_p, 0, 1));
       DG_RETURN_IF_ERROR(s.int_list("n", &spec.n, 1, 128));
-      DG_RETURN_IF_ERROR(s.int_list("max_tokens", &spec.max_tokens, 1, 1'000'000));
+      DG_RETURN_IF_ERROR(s.int_list("max_tokens", &spec.max_tokens, 0, 1'000'000));
       DG_RETURN_IF_ERROR(s.num("logprobs_prob", &spec.logprobs_prob, 0, 1));
       DG_RETURN_IF_ERROR(s.int_list("top_logprobs", &spec.top_logprobs, 0, 20));
       DG_RETURN_IF_ERROR(s.num("stream_prob", &spec.stream_prob, 0, 1));
@@ -254,7 +255,6 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
       DG_RETURN_IF_ERROR(s.num("response_tokens", &spec.response_tokens, 0, 1e6));
       DG_RETURN_IF_ERROR(s.num("response_sigma", &spec.response_sigma, 0, 4));
       DG_RETURN_IF_ERROR(s.num("response_scale", &spec.response_scale, 0.01, 100));
-      DG_RETURN_IF_ERROR(s.boolean("response_content", &spec.response_content));
       if (spec.end_day >= 0 && spec.end_day <= spec.start_day)
         return s.error_at(stt.get("end_day"), "end_day", "must be after start_day");
       if (spec.context_items[1] < spec.context_items[0])

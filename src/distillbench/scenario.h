@@ -65,7 +65,7 @@ struct StreamSpec {
   std::vector<double> temperature = {1.0};
   std::vector<double> top_p;  // empty: not sent
   std::vector<int> n = {1};
-  std::vector<int> max_tokens;  // empty: not sent
+  std::vector<int> max_tokens;  // empty or 0: not sent
   double logprobs_prob = 0;
   std::vector<int> top_logprobs = {0};  // 0: not sent
   double stream_prob = 0;
@@ -75,7 +75,6 @@ struct StreamSpec {
   double response_tokens = 0;   // median completion tokens; 0: from the prompt's answer/category
   double response_sigma = 0.5;  // lognormal spread of completion length
   double response_scale = 1.0;  // e.g. 2.5 for "explain every step"
-  bool response_content = false;  // keep the (real, truncated) answer text in the record
 };
 
 struct PopulationSpec {
@@ -109,6 +108,10 @@ struct Scenario {
   std::string prompts_dir;  // resolved to an absolute-or-cwd-relative path
   std::string new_model;    // empty: no release in the period
   double new_model_day = 0;
+  // Keep response text (the prompt's real recorded answer, cut to the simulated
+  // length) in every record whose prompt has one, for all populations alike, so
+  // that its presence says nothing about the label. Off: usage and finish only.
+  bool response_content = false;
   std::vector<PopulationSpec> populations;
 };
 

@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -23,7 +25,41 @@ namespace {
 
 constexpr double kSecPerDay = 86400.0;
 
-// A plain or gzip output file with a large write buffer.
+// Compresses one block as raw deflate ending on a byte boundary (Z_SYNC_FLUSH),
+// so that blocks compressed independently concatenate into one deflate stream
+// (the pigz technique). Returns the compressed bytes and the block's CRC-32.
+struct GzBlock {
+  std::string data;
+  uLong crc = 0;
+  size_t in_len = 0;
+  bool ok = true;
+};
+
+GzBlock deflate_block(std::string in) {
+  GzBlock out;
+  out.in_len = in.size();
+  out.crc = crc32(0L, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(in.size()));
+  z_stream zs{};
+  if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    out.ok = false;
+    return out;
+  }
+  out.data.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
+  zs.next_in = reinterpret_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data.data());
+  zs.avail_out = static_cast<uInt>(out.data.size());
+  int rc = deflate(&zs, Z_SYNC_FLUSH);
+  out.ok = rc == Z_OK && zs.avail_in == 0;
+  out.data.resize(out.data.size() - zs.avail_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// A plain or gzip output file with a large write buffer. gzip output is one
+// ordinary gzip member (level 1) whose 1 MiB blocks are deflated in parallel
+// (std::async, at most kMaxInFlight at once) and written in order; the bytes
+// depend only on the input, so output stays deterministic.
 class OutFile {
  public:
   OutFile() = default;
@@ -34,13 +70,12 @@ class OutFile {
   Status open(const std::string& path) {
     path_ = path;
     gz_mode_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+    f_ = std::fopen(path.c_str(), "wb");
+    if (!f_) return invalid_argument("cannot write '" + path + "'");
     if (gz_mode_) {
-      gz_ = gzopen(path.c_str(), "wb1");
-      if (!gz_) return invalid_argument("cannot write '" + path + "'");
-      gzbuffer(gz_, 1 << 20);
-    } else {
-      f_ = std::fopen(path.c_str(), "wb");
-      if (!f_) return invalid_argument("cannot write '" + path + "'");
+      static const unsigned char kHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+      if (std::fwrite(kHeader, 1, sizeof kHeader, f_) != sizeof kHeader) return write_error();
+      crc_ = crc32(0L, Z_NULL, 0);
     }
     buf_.reserve(kFlushAt + 65536);
     return Status();
@@ -50,34 +85,58 @@ class OutFile {
   Status flush() {
     if (buf_.empty()) return Status();
     bytes_ += buf_.size();
-    bool ok = gz_mode_ ? gzwrite(gz_, buf_.data(), static_cast<unsigned>(buf_.size())) ==
-                             static_cast<int>(buf_.size())
-                       : std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
+    if (gz_mode_) {
+      while (in_flight_.size() >= kMaxInFlight) DG_RETURN_IF_ERROR(write_oldest());
+      in_flight_.push_back(std::async(std::launch::async, deflate_block, std::move(buf_)));
+      buf_ = std::string();
+      buf_.reserve(kFlushAt + 65536);
+      return Status();
+    }
+    bool ok = std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
     buf_.clear();
-    return ok ? Status() : internal_error("write failed on '" + path_ + "'");
+    return ok ? Status() : write_error();
   }
   Status close() {
-    Status s = (gz_ || f_) ? flush() : Status();
-    if (gz_) {
-      if (gzclose(gz_) != Z_OK && s.ok()) s = internal_error("close failed on '" + path_ + "'");
-      gz_ = nullptr;
+    if (!f_) return Status();
+    Status s = flush();
+    while (!in_flight_.empty()) {
+      Status w = write_oldest();
+      if (s.ok()) s = w;
     }
-    if (f_) {
-      if (std::fclose(f_) != 0 && s.ok()) s = internal_error("close failed on '" + path_ + "'");
-      f_ = nullptr;
+    if (gz_mode_ && s.ok()) {
+      // An empty final fixed-Huffman block, then CRC-32 and length (little-endian).
+      unsigned char tail[10] = {0x03, 0x00};
+      uint32_t crc = static_cast<uint32_t>(crc_), len = static_cast<uint32_t>(bytes_ & 0xFFFFFFFFu);
+      for (int i = 0; i < 4; ++i) tail[2 + i] = static_cast<unsigned char>(crc >> (8 * i));
+      for (int i = 0; i < 4; ++i) tail[6 + i] = static_cast<unsigned char>(len >> (8 * i));
+      if (std::fwrite(tail, 1, sizeof tail, f_) != sizeof tail) s = write_error();
     }
+    if (std::fclose(f_) != 0 && s.ok()) s = internal_error("close failed on '" + path_ + "'");
+    f_ = nullptr;
     return s;
   }
   uint64_t bytes() const { return bytes_; }
 
  private:
+  Status write_error() const { return internal_error("write failed on '" + path_ + "'"); }
+  Status write_oldest() {
+    GzBlock b = in_flight_.front().get();
+    in_flight_.pop_front();
+    if (!b.ok) return internal_error("deflate failed for '" + path_ + "'");
+    crc_ = crc32_combine(crc_, b.crc, static_cast<z_off_t>(b.in_len));
+    if (std::fwrite(b.data.data(), 1, b.data.size(), f_) != b.data.size()) return write_error();
+    return Status();
+  }
+
   static constexpr size_t kFlushAt = 1 << 20;
+  static constexpr size_t kMaxInFlight = 4;
   std::string path_;
   bool gz_mode_ = false;
-  gzFile gz_ = nullptr;
   FILE* f_ = nullptr;
   std::string buf_;
   uint64_t bytes_ = 0;
+  uLong crc_ = 0;
+  std::deque<std::future<GzBlock>> in_flight_;
 };
 
 void append_int(std::string* out, int64_t v) {
@@ -572,11 +631,10 @@ void Simulator::build_user_message(Actor& a, const CompiledStream& cs, const Pro
             static_cast<int>(a.rng.below(static_cast<uint64_t>(spec.context_items[1] - spec.context_items[0] + 1)));
     for (int i = 0; i < k; ++i) {
       const PromptEntry& c = pick(cs.context->entries, a.rng);
-      const std::string& body = c.answer_esc.empty() ? c.text_esc : c.answer_esc;
       out->append("```\\n");
-      out->append(body);
+      out->append(c.short_esc);
       out->append("\\n```\\n\\n");
-      *chars += (c.answer_esc.empty() ? c.text_chars : c.answer_chars) + 10;
+      *chars += c.short_chars + 10;
     }
   }
   const Template* tpl = nullptr;
@@ -659,8 +717,8 @@ void Simulator::emit(Actor& a) {
     }
   }
   (void)from_thread;
-  // Keep the last 9 messages (user first).
-  while (a.history.size() > 9) {
+  // Keep the last 7 messages (user first).
+  while (a.history.size() > 7) {
     a.history.erase(a.history.begin(), a.history.begin() + 2);
     a.history_chars.erase(a.history_chars.begin(), a.history_chars.begin() + 2);
   }
@@ -783,7 +841,7 @@ void Simulator::emit(Actor& a) {
     o.append("{\"index\":");
     append_int(&o, c);
     o.append(cut ? ",\"finish_reason\":\"length\"" : ",\"finish_reason\":\"stop\"");
-    if (spec.response_content && !entry->answer.empty() && !from_thread) {
+    if (sc_.response_content && !entry->answer.empty() && !from_thread) {
       o.append(",\"message\":{\"role\":\"assistant\",\"content\":\"");
       json_escape_append(utf8_prefix(entry->answer, static_cast<size_t>(tokens) * 4), &o);
       o.append("\"}");
@@ -808,9 +866,8 @@ void Simulator::emit(Actor& a) {
     a.pending_assistant.clear();
     a.pending_chars = 0;
     if (src) {
-      std::string_view said = utf8_prefix(src->answer, 1200);
-      json_escape_append(said, &a.pending_assistant);
-      a.pending_chars = static_cast<uint32_t>(said.size());
+      a.pending_assistant = src->short_esc;
+      a.pending_chars = src->short_chars;
     }
   }
   if (a.thread_entry && a.thread_pos + 1 >= a.thread_entry->thread_esc.size()) a.turns_left = 1;
