@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "defend/canary.h"
 #include "defend/verify.h"
 
 namespace dg::cli {
@@ -18,13 +19,16 @@ int run_watermark(int argc, char** argv) {
   CLI::App app{"Apply an account's watermark to texts"};
   std::string input = "-", account, master_file, field = "response";
   double strength = 0.5;
-  bool plain = false;
+  bool plain = false, trace = false;
+  std::string prompt_field = "prompt";
   app.add_option("input", input, "JSONL file ('-' = stdin)");
   app.add_option("--account", account, "account whose key to use")->required();
   app.add_option("--master-key-file", master_file, "master secret (default: $DG_WATERMARK_MASTER_KEY)");
   app.add_option("--strength", strength, "share of eligible positions forced green")->check(CLI::Range(0.0, 1.0));
   app.add_option("--field", field, "JSONL field holding the text (default response)");
   app.add_flag("--plain", plain, "input is one plain text, not JSONL");
+  app.add_flag("--trace", trace, "also plant the account's canary where the prompt is of a canary kind (as the trace rung does)");
+  app.add_option("--prompt-field", prompt_field, "JSONL field holding the prompt (for --trace; default prompt)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -41,7 +45,7 @@ int run_watermark(int argc, char** argv) {
     if (!file) return std::fprintf(stderr, "watermark: cannot read %s\n", input.c_str()), 2;
     in = &file;
   }
-  long texts = 0, eligible = 0, changed = 0;
+  long texts = 0, eligible = 0, changed = 0, canaries = 0;
   if (plain) {
     std::stringstream ss;
     ss << in->rdbuf();
@@ -58,14 +62,22 @@ int run_watermark(int argc, char** argv) {
         continue;
       }
       auto& s = v.as_object()[field].as_string();
+      if (trace) {
+        const auto* p = v.as_object().if_contains(prompt_field);
+        const std::string kind = p && p->is_string() ? defend::classify_prompt(p->as_string().c_str()) : "";
+        if (!kind.empty()) {
+          s.append(defend::canary_sentence(kind, defend::canary_signature(*secret, account, kind)));
+          ++canaries;
+        }
+      }
       defend::WatermarkStats st;
       s = defend::watermark_text(table, key, strength, std::string_view(s.data(), s.size()), &st);
       ++texts, eligible += st.eligible, changed += st.changed;
       std::cout << boost::json::serialize(v) << "\n";
     }
   }
-  std::fprintf(stderr, "watermark: %ld texts, %ld eligible positions, %ld words changed (%.3f per text)\n", texts,
-               eligible, changed, texts ? static_cast<double>(changed) / texts : 0.0);
+  std::fprintf(stderr, "watermark: %ld texts, %ld eligible positions, %ld words changed (%.3f per text), %ld canaries\n",
+               texts, eligible, changed, texts ? static_cast<double>(changed) / texts : 0.0, canaries);
   return 0;
 }
 
