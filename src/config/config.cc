@@ -418,8 +418,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
     c.storage.sqlite_path = s.get_string("sqlite_path", c.storage.sqlite_path);
     if (c.storage.sqlite_path.empty()) s.fail("sqlite_path", "must not be empty");
     c.storage.redis_url = s.get_string("redis_url", c.storage.redis_url);
-    if (!c.storage.redis_url.empty() && c.storage.redis_url.rfind("redis://", 0) != 0) {
-      s.fail("redis_url", "must be a redis://host:port URL (or absent)");
+    if (!c.storage.redis_url.empty() && c.storage.redis_url.rfind("redis://", 0) != 0 &&
+        c.storage.redis_url.rfind("unix:", 0) != 0) {
+      s.fail("redis_url", "must be redis://host:port[/db] or unix:/path (or absent)");
     }
     collect(s.finish());
   }

@@ -39,6 +39,7 @@ double GcraRate::tau_ns() const {
 struct alignas(64) GcraStore::Shard {
   std::mutex mu;
   std::unordered_map<LimitKey, int64_t, KeyHash> tat;
+  std::unordered_map<LimitKey, int64_t, KeyHash> pending;  // only when sharing
   size_t cap = 0;
 
   // Makes room for one insertion. Idle keys (TAT <= now) go first: forgetting
@@ -131,6 +132,7 @@ GcraDecision GcraStore::acquire(const LimitKey& key, const GcraRate& rate, doubl
     } else {
       s.put(key, next, now);
     }
+    if (sharing_) s.pending[key] += cells_ns(cost, rate.interval_ns());
   }
   return d;
 }
@@ -151,6 +153,7 @@ void GcraStore::adjust(const LimitKey& key, const GcraRate& rate, double delta, 
   int64_t tat = std::max<int64_t>(it == s.tat.end() ? now : it->second, now);
   int64_t next = std::max<int64_t>(tat + cells_ns(delta, rate.interval_ns()), now);
   s.put(key, next, now);
+  if (sharing_) s.pending[key] += cells_ns(delta, rate.interval_ns());
 }
 
 TimeNs GcraStore::load(const LimitKey& key, TimeNs now) {
@@ -167,6 +170,28 @@ void GcraStore::store_max(const LimitKey& key, TimeNs value, TimeNs now) {
   auto it = s.tat.find(key);
   if (it != s.tat.end() && it->second >= value) return;
   s.put(key, value, now);
+}
+
+void GcraStore::drain_pending(std::vector<std::pair<LimitKey, int64_t>>& out) {
+  for (size_t i = 0; i < kShards; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& [k, d] : s.pending) {
+      if (d != 0) out.emplace_back(k, d);
+    }
+    s.pending.clear();
+  }
+}
+
+void GcraStore::merge_remote(const LimitKey& key, TimeNs remote_tat, TimeNs now) {
+  Shard& s = shard(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.tat.find(key);
+  if (it != s.tat.end()) {
+    if (remote_tat > it->second) it->second = remote_tat;
+  } else if (remote_tat > now) {
+    s.put(key, remote_tat, now);
+  }
 }
 
 size_t GcraStore::size() const {

@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "distillguard/clock.h"
 
@@ -83,11 +85,22 @@ class GcraStore {
   size_t size() const;
   size_t max_keys() const { return max_keys_; }
 
+  // Sharing between gateway instances (limit/redis_sync.h). Once enabled,
+  // every charge and refund is also accumulated per key (ns of TAT) until a
+  // sync thread drains it; merge_remote() folds the shared state back in.
+  // Off by default: then none of this costs anything.
+  void enable_sharing() { sharing_ = true; }
+  bool sharing() const { return sharing_; }
+  void drain_pending(std::vector<std::pair<LimitKey, int64_t>>& out);
+  // TAT = max(local TAT, remote_tat).
+  void merge_remote(const LimitKey& key, TimeNs remote_tat, TimeNs now);
+
  private:
   struct Shard;
   static constexpr size_t kShards = 64;
   Shard& shard(const LimitKey& key);
   size_t max_keys_;
+  bool sharing_ = false;
   std::unique_ptr<Shard[]> shards_;
 };
 

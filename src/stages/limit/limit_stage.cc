@@ -3,6 +3,8 @@
 #include <climits>
 #include <cstdio>
 
+#include "limit/redis_sync.h"
+
 namespace dg {
 
 namespace {
@@ -123,9 +125,28 @@ Result<std::unique_ptr<Stage>> make_limit_stage_with(std::shared_ptr<Limiter> li
   return std::unique_ptr<Stage>(std::make_unique<LimitStage>(std::move(limiter), config, mode));
 }
 
+namespace {
+
+// A limiter whose state is shared through Redis for as long as it lives.
+struct SharedLimiter {
+  std::shared_ptr<Limiter> limiter;
+  std::unique_ptr<RedisLimitSync> sync;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Stage>> make_limit_stage(const Config& config, Clock& clock,
                                                 StageMode mode) {
-  return make_limit_stage_with(std::make_shared<Limiter>(config.limits, clock), config, mode);
+  auto limiter = std::make_shared<Limiter>(config.limits, clock);
+  if (config.storage.redis_url.empty()) return make_limit_stage_with(limiter, config, mode);
+  RedisSyncOptions o;
+  o.url = config.storage.redis_url;
+  DG_ASSIGN_OR_RETURN(auto sync, RedisLimitSync::start(limiter->store(), clock, o));
+  // The sync must stop before the limiter goes: tie both to one owner, and
+  // hand the stage an aliasing pointer to the limiter inside it.
+  auto owner = std::make_shared<SharedLimiter>(SharedLimiter{limiter, std::move(sync)});
+  std::shared_ptr<Limiter> alias(owner, owner->limiter.get());
+  return make_limit_stage_with(std::move(alias), config, mode);
 }
 
 }  // namespace dg

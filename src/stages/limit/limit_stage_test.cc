@@ -132,3 +132,27 @@ TEST(LimitStage, UnknownTierFallsBackToDefault) {
 
 }  // namespace
 }  // namespace dg
+
+namespace dg {
+namespace {
+
+TEST(LimitStage, UnreachableRedisFailsOpen) {
+  ManualClock clock(1'700'000'000LL * kNsPerSec);
+  Config cfg = test_config();
+  cfg.storage.redis_url = "unix:/nonexistent/dg-redis.sock";
+  auto stage = make_limit_stage(cfg, clock, StageMode::kEnforce);
+  ASSERT_TRUE(stage.ok()) << stage.status().to_string();
+  ExchangeContext c = request();
+  EXPECT_EQ((*stage)->on_request(c), FilterStatus::kContinue);
+  stage->reset();  // stops the sync thread cleanly
+}
+
+TEST(LimitStage, BadRedisUrlIsAnError) {
+  ManualClock clock(1'700'000'000LL * kNsPerSec);
+  Config cfg = test_config();
+  cfg.storage.redis_url = "redis://";
+  EXPECT_FALSE(make_limit_stage(cfg, clock, StageMode::kEnforce).ok());
+}
+
+}  // namespace
+}  // namespace dg
