@@ -129,7 +129,18 @@ CapabilityClassifier CapabilityClassifier::train(const std::vector<LabelledPromp
       }
     }
   }
+  m.quantize();
   return m;
+}
+
+void CapabilityClassifier::quantize() {
+  float mx = 1e-6f;
+  for (float w : w_) mx = std::max(mx, std::abs(w));
+  qscale_ = mx / 32767.0f;
+  q_.resize(w_.size());
+  for (size_t i = 0; i < w_.size(); ++i) q_[i] = static_cast<int16_t>(std::lround(w_[i] / qscale_));
+  w_.clear();
+  w_.shrink_to_fit();
 }
 
 const CapabilityClassifier& CapabilityClassifier::builtin() {
@@ -148,27 +159,24 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     if (nf < fb.size()) fb[nf++] = b;
   });
   if (nf == 0) return Capability::kOther;
-  float scale = 1.0f / std::sqrt(static_cast<float>(nf));
+  std::array<int32_t, kCapabilityCount> acc{};
   for (uint32_t i = 0; i < nf; ++i) {
-    const float* w = &w_[size_t{fb[i]} * kCapabilityCount];
-    for (int c = 0; c < kCapabilityCount; ++c) p[c] += w[c] * scale;
+    const int16_t* w = &q_[size_t{fb[i]} * kCapabilityCount];
+    for (int c = 0; c < kCapabilityCount; ++c) acc[c] += w[c];
   }
+  float scale = qscale_ / std::sqrt(static_cast<float>(nf));
+  for (int c = 0; c < kCapabilityCount; ++c) p[c] += static_cast<float>(acc[c]) * scale;
   return static_cast<Capability>(std::max_element(p.begin(), p.end()) - p.begin());
 }
 
 Capability CapabilityClassifier::classify(std::string_view lower, bool has_tools) const {
-  if (has_tools) return Capability::kToolUse;
-  std::string_view head = lower.substr(0, std::min<size_t>(lower.size(), 300));
-  if (contains(head, "translate") || contains(head, "translation of") || contains(head, "into english") ||
-      contains(head, "into french") || contains(head, "into spanish") || contains(head, "into german") ||
-      contains(head, "into chinese") || contains(head, "into japanese"))
-    return Capability::kTranslation;
-  if (contains(head, "summarize") || contains(head, "summarise") || contains(head, "tl;dr") ||
-      contains(head, "summary of"))
-    return Capability::kSummarization;
-  if (contains(head, "you have access to the following tools") || contains(head, "available tools") ||
-      contains(head, "function_call") || contains(head, "tool_call"))
-    return Capability::kToolUse;
+  return classify(lower, has_tools, scan_cues(lower));
+}
+
+Capability CapabilityClassifier::classify(std::string_view lower, bool has_tools, uint32_t cues) const {
+  if (has_tools || (cues & kCueTools)) return Capability::kToolUse;
+  if (cues & kCueTranslation) return Capability::kTranslation;
+  if (cues & kCueSummary) return Capability::kSummarization;
   return predict(lower);
 }
 

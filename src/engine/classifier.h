@@ -41,8 +41,8 @@ std::string_view builtin_training_tsv();
 
 class CapabilityClassifier {
  public:
-  static constexpr int kBucketBits = 17;
-  static constexpr size_t kMaxChars = 1500;
+  static constexpr int kBucketBits = 16;
+  static constexpr size_t kMaxChars = 1000;
 
   // Deterministic for a given seed.
   static CapabilityClassifier train(const std::vector<LabelledPrompt>& data, uint64_t seed = 1,
@@ -54,12 +54,17 @@ class CapabilityClassifier {
   Capability predict(std::string_view text) const;
   // Model plus the overrides; `lower` is the lower-cased prompt.
   Capability classify(std::string_view lower, bool has_tools) const;
+  // Same, with the prompt's cues already scanned (scan_cues in text.h).
+  Capability classify(std::string_view lower, bool has_tools, uint32_t cues) const;
 
  private:
   CapabilityClassifier() = default;
   template <typename Fn>
   static void features(std::string_view lower, Fn&& fn);
-  std::vector<float> w_;  // (1 << kBucketBits) * kCapabilityCount
+  void quantize();  // float weights -> int16 (1.5 MiB, cache-friendly)
+  std::vector<float> w_;    // training weights, (1 << kBucketBits) * kCapabilityCount
+  std::vector<int16_t> q_;  // quantised weights used by predict()
+  float qscale_ = 1.0f;
   std::array<float, kCapabilityCount> bias_{};
 };
 

@@ -101,13 +101,27 @@ RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassif
   if (auto* t = q.if_contains("functions"); t && t->is_array() && !t->get_array().empty()) f.has_tools = true;
   if (auto* mdl = q.if_contains("model"); mdl && mdl->is_string()) f.model_hash = hash64(mdl->get_string(), 3) | 1;
 
-  to_lower_ascii(prompt, scratch);
-  f.capability = clf.classify(scratch, f.has_tools);
-  f.cot = has_cot_cue(scratch);
-  f.rubric = has_rubric_cue(scratch);
-  f.benchmark = has_benchmark_shape(prompt);
+  // Bounded work per record, whatever the prompt's length: the classifier,
+  // the cues and the template read the head and the tail of a long prompt
+  // (instructions sit around the content; the middle is the "long tail").
+  constexpr size_t kHead = 1500, kTail = 600;
+  std::string_view window = prompt;
+  std::string joined;
+  if (prompt.size() > kHead + kTail) {
+    joined.reserve(kHead + kTail + 1);
+    joined.append(prompt.substr(0, kHead));
+    joined.push_back('\n');
+    joined.append(prompt.substr(prompt.size() - kTail));
+    window = joined;
+  }
+  to_lower_ascii(window, scratch);
+  uint32_t cues = scan_cues(scratch);
+  f.capability = clf.classify(scratch, f.has_tools, cues);
+  f.cot = cues & kCueCot;
+  f.rubric = cues & kCueRubric;
+  f.benchmark = has_benchmark_shape(window);
   f.prompt_hash = hash64(prompt, 1) | 1;
-  f.tmpl = template_keys(prompt);
+  f.tmpl = template_keys(window);
 
   f.prompt_tokens = static_cast<uint32_t>(prompt.size() / 4);
   if (r.response) {
@@ -121,7 +135,7 @@ RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassif
     f.ip_block = ip_block_of(r.ip);
   }
   if (!r.user_agent.empty() || !r.headers_fp.empty())
-    f.fingerprint = hash64(r.user_agent + "\x1f" + r.headers_fp, 7) | 1;
+    f.fingerprint = (hash64(r.user_agent, 7) * 31 + hash64(r.headers_fp, 8)) | 1;
   if (r.account_created) f.account_created = *r.account_created;
   return f;
 }

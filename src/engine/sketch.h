@@ -53,8 +53,13 @@ struct Hll {
   double estimate() const {
     double sum = 0;
     int zeros = 0;
+    static const auto kPow = [] {
+      std::array<double, 66> t{};
+      for (int i = 0; i < 66; ++i) t[i] = std::ldexp(1.0, -i);
+      return t;
+    }();
     for (uint8_t r : reg) {
-      sum += std::ldexp(1.0, -r);
+      sum += kPow[r < 66 ? r : 65];
       zeros += r == 0;
     }
     double alpha = kM == 64 ? 0.709 : kM == 128 ? 0.7153 : 0.7213 / (1 + 1.079 / kM);

@@ -1,5 +1,6 @@
 #include "engine/text.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/hash.h"
@@ -142,34 +143,99 @@ TemplateKeys template_keys(std::string_view t) {
 }
 
 namespace {
-
-bool contains_any(std::string_view s, std::initializer_list<std::string_view> needles) {
-  for (auto n : needles)
-    if (s.find(n) != std::string_view::npos) return true;
-  return false;
+constexpr uint64_t kPhraseP = 0x100000001b3ULL;
 }
 
-}  // namespace
-
-bool has_cot_cue(std::string_view l) {
-  return contains_any(l, {"step by step", "step-by-step", "show your reasoning", "explain your reasoning",
-                          "reasoning behind", "chain of thought", "chain-of-thought", "show your work",
-                          "show all your work", "explain each step", "every step", "each step of",
-                          "walk me through", "walk through your", "internal reasoning", "thought process",
-                          "think through", "think carefully", "reason through", "explain how you arrived",
-                          "how you arrived at", "justify each", "reasoning trace", "your full reasoning",
-                          "detailed reasoning", "reasoning process", "intermediate steps", "let's think"});
+PhraseMatcher::PhraseMatcher(std::initializer_list<std::pair<std::string_view, uint32_t>> phrases) {
+  for (auto [p, tag] : phrases) {
+    std::vector<uint64_t> toks;
+    for_each_token(p, [&](std::string_view tok) { toks.push_back(token_hash(tok)); });
+    int k = static_cast<int>(toks.size());
+    if (k == 0 || k > kMaxPhraseTokens) continue;
+    // Same polynomial as matches(): newest token has power 0.
+    uint64_t h = 0, pw = 1;
+    for (int j = k - 1; j >= 0; --j) {
+      h += toks[static_cast<size_t>(j)] * pw;
+      pw *= kPhraseP;
+    }
+    h ^= static_cast<uint64_t>(k) * 0x9e3779b97f4a7c15ULL;
+    entries_.push_back({h, tag});
+    filter_[(h >> 20) & 63] |= uint64_t{1} << ((h >> 7) & 63);
+  }
+  std::sort(entries_.begin(), entries_.end());
 }
 
-bool has_rubric_cue(std::string_view l) {
-  return contains_any(l, {"rubric", "grade the", "grade this", "score the", "score this", "rate the response",
-                          "rate the answer", "rate this response", "rate this answer", "on a scale of",
-                          "on a scale from", "evaluate the response", "evaluate the answer",
-                          "evaluate this response", "which response is better", "which answer is better",
-                          "assistant a", "response a", "as a judge", "impartial judge", "give a score",
-                          "assign a score", "score from 1", "score between", "out of 10", "[[rating", "grader",
-                          "reward model", "judge the quality", "preference between"});
+uint32_t PhraseMatcher::scan(std::string_view lower, size_t head_bytes, uint32_t head_only_tags) const {
+  std::array<uint64_t, kMaxPhraseTokens> last{};
+  int seen = 0;
+  uint32_t tags = 0;
+  for_each_token(lower, [&](std::string_view tok) {
+    for (int j = kMaxPhraseTokens - 1; j > 0; --j) last[j] = last[j - 1];
+    last[0] = token_hash(tok);
+    ++seen;
+    bool in_head = static_cast<size_t>(tok.data() - lower.data()) < head_bytes;
+    uint64_t h = 0, pw = 1;
+    int upto = std::min(seen, kMaxPhraseTokens);
+    for (int k = 1; k <= upto; ++k) {
+      h += last[k - 1] * pw;
+      pw *= kPhraseP;
+      uint64_t hk = h ^ (static_cast<uint64_t>(k) * 0x9e3779b97f4a7c15ULL);
+      if (!(filter_[(hk >> 20) & 63] & (uint64_t{1} << ((hk >> 7) & 63)))) continue;
+      auto it = std::lower_bound(entries_.begin(), entries_.end(), std::pair<uint64_t, uint32_t>{hk, 0});
+      for (; it != entries_.end() && it->first == hk; ++it) {
+        if ((it->second & head_only_tags) && !in_head) continue;
+        tags |= it->second;
+      }
+    }
+  });
+  return tags;
 }
+
+const PhraseMatcher& cue_matcher() {
+  static const PhraseMatcher m{
+      // chain-of-thought elicitation
+      {"step by step", kCueCot}, {"show your reasoning", kCueCot}, {"explain your reasoning", kCueCot},
+      {"reasoning behind", kCueCot}, {"chain of thought", kCueCot}, {"show your work", kCueCot},
+      {"show all your work", kCueCot}, {"explain each step", kCueCot}, {"every step", kCueCot},
+      {"each step of", kCueCot}, {"walk me through", kCueCot}, {"walk through your", kCueCot},
+      {"internal reasoning", kCueCot}, {"thought process", kCueCot}, {"think through", kCueCot},
+      {"think carefully", kCueCot}, {"reason through", kCueCot}, {"how you arrived", kCueCot},
+      {"justify each", kCueCot}, {"reasoning trace", kCueCot}, {"full reasoning", kCueCot},
+      {"all of your reasoning", kCueCot}, {"all your reasoning", kCueCot}, {"detailed reasoning", kCueCot},
+      {"reasoning process", kCueCot}, {"intermediate steps", kCueCot}, {"intermediate reasoning", kCueCot},
+      {"let's think", kCueCot}, {"reasoning in full", kCueCot}, {"no step out", kCueCot},
+      {"step of your reasoning", kCueCot}, {"reasoning steps", kCueCot}, {"your reasoning", kCueCot},
+      {"the reasoning that", kCueCot},
+      // rubric / grading (reward-model use)
+      {"rubric", kCueRubric}, {"grade the", kCueRubric}, {"grade this", kCueRubric}, {"score the", kCueRubric},
+      {"score this", kCueRubric}, {"rate the response", kCueRubric}, {"rate the answer", kCueRubric},
+      {"rate this response", kCueRubric}, {"rate this answer", kCueRubric}, {"on a scale of", kCueRubric},
+      {"on a scale from", kCueRubric}, {"evaluate the response", kCueRubric}, {"evaluate the answer", kCueRubric},
+      {"evaluate this response", kCueRubric}, {"which response is better", kCueRubric},
+      {"which answer is better", kCueRubric}, {"assistant a", kCueRubric}, {"response a", kCueRubric},
+      {"as a judge", kCueRubric}, {"impartial judge", kCueRubric}, {"give a score", kCueRubric},
+      {"assign a score", kCueRubric}, {"score from 1", kCueRubric}, {"score between", kCueRubric},
+      {"out of 10", kCueRubric}, {"grader", kCueRubric}, {"reward model", kCueRubric},
+      {"judge the quality", kCueRubric}, {"preference between", kCueRubric}, {"your rating", kCueRubric},
+      // capability overrides (only near the start of the prompt)
+      {"translate", kCueTranslation}, {"translation of", kCueTranslation}, {"into english", kCueTranslation},
+      {"into french", kCueTranslation}, {"into spanish", kCueTranslation}, {"into german", kCueTranslation},
+      {"into chinese", kCueTranslation}, {"into japanese", kCueTranslation}, {"into italian", kCueTranslation},
+      {"into portuguese", kCueTranslation}, {"into russian", kCueTranslation}, {"into korean", kCueTranslation},
+      {"summarize", kCueSummary}, {"summarise", kCueSummary}, {"tl dr", kCueSummary}, {"summary of", kCueSummary},
+      {"key points of", kCueSummary},
+      {"have access to the following tools", kCueTools}, {"available tools", kCueTools},
+      {"function_call", kCueTools}, {"tool_call", kCueTools}, {"call a tool", kCueTools},
+  };
+  return m;
+}
+
+uint32_t scan_cues(std::string_view lower) {
+  return cue_matcher().scan(lower, 300, kCueTranslation | kCueSummary | kCueTools);
+}
+
+bool has_cot_cue(std::string_view l) { return scan_cues(l) & kCueCot; }
+bool has_rubric_cue(std::string_view l) { return scan_cues(l) & kCueRubric; }
 
 bool has_benchmark_shape(std::string_view raw) {
   // Multiple-choice options on their own lines, or an "Answer:" slot at the end.

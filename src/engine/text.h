@@ -4,7 +4,10 @@
 // allocation beyond the caller's reusable buffers.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +54,38 @@ struct TemplateKeys {
 };
 inline constexpr int kFrame = 8;
 TemplateKeys template_keys(std::string_view text);
+
+inline uint64_t token_hash(std::string_view tok) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : tok) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+inline uint64_t phrase_mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdULL;
+}
+
+// Finds tagged word phrases (1..4 tokens, on token boundaries) in lower-cased
+// text in one pass over its tokens, returning the OR of the tags found.
+// Immutable after construction; thread-safe.
+class PhraseMatcher {
+ public:
+  static constexpr int kMaxPhraseTokens = 4;
+  PhraseMatcher(std::initializer_list<std::pair<std::string_view, uint32_t>> phrases);
+  // Tags in `head_only_tags` count only when the phrase starts in the first
+  // `head_bytes` bytes.
+  uint32_t scan(std::string_view lower, size_t head_bytes = SIZE_MAX, uint32_t head_only_tags = 0) const;
+
+ private:
+  std::array<uint64_t, 64> filter_{};
+  std::vector<std::pair<uint64_t, uint32_t>> entries_;
+};
+
+enum CueTag : uint32_t {
+  kCueCot = 1, kCueRubric = 2, kCueTranslation = 4, kCueSummary = 8, kCueTools = 16,
+};
+// All cues of a lower-cased prompt in one pass (capability cues only in its first 300 bytes).
+uint32_t scan_cues(std::string_view lower);
 
 // Cue detectors, on lower-cased text.
 bool has_cot_cue(std::string_view lower);        // asks for step-by-step reasoning / the reasoning behind an answer
