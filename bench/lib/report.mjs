@@ -26,6 +26,12 @@ p(`Machine: ${r.machine.nproc} × ${r.machine.cpu}, Linux ${r.machine.kernel}; l
   'and CPU per request. The machine was shared with other engineers building and testing during the session, so ' +
   'expect noise of ±15%, more on p99.');
 p();
+const load = parseFloat(r.machine.load_before);
+if (load > r.machine.nproc / 2)
+  p(`**Warning: the machine was busy during this run** (1-minute load ${load} on ${r.machine.nproc} cores — other ` +
+    'engineers were building and testing). Throughput, p99 and the ratios between targets are distorted by CPU ' +
+    'contention; CPU per request and p50 are the most robust figures here. Rerun on a quiet machine for clean figures.');
+if (load > r.machine.nproc / 2) p();
 p(`Versions: nginx ${r.versions.nginx}, HAProxy ${r.versions.haproxy}, wrk ${r.versions.wrk}, distillguard ${r.versions.distillguard}.`);
 p();
 p(`Upstream: \`distillguard replay-upstream --fixed\` (instant fixed ${'~500'}-byte chat completion; 6 SSE events when streamed). ` +
