@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -143,8 +144,29 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void after_response(beast::error_code ec) {
-    if (ec || !keep_alive_) return close();
+    if (ec) return close();
+    if (!keep_alive_) return linger_close();
     read();
+  }
+
+  // Half-closes, then discards what the client still sends (bounded: 1 s) before
+  // closing, so a client still writing a refused body reads our reply instead of
+  // a reset.
+  void linger_close() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](beast::error_code) { self->close(); });
+    drain();
+  }
+  void drain() {
+    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->timer_.cancel();
+        return self->close();
+      }
+      self->drain();
+    });
   }
 
   void close() {
@@ -165,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response_serializer<http::empty_body>> serializer_;
   size_t next_event_ = 0;
   std::string group_;
+  std::array<char, 4096> discard_;
 };
 
 }  // namespace
