@@ -110,9 +110,15 @@ net::awaitable<bool> Connection::write_stream_end() { co_return co_await write_b
 
 net::awaitable<void> Connection::watch_client(std::function<void()> on_gone) {
   constexpr size_t kMaxPipelined = 1 << 20;
+  // Cancellation (the exchange ended first) must end this loop, never throw.
+  co_await net::this_coro::throw_if_cancelled(false);
   while (buffer_.size() < kMaxPipelined) {
     auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
     if (ec == net::error::operation_aborted) co_return;  // the exchange ended first
+    if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) {
+      if (!ec) buffer_.commit(n);
+      co_return;
+    }
     if (ec) {
       client_gone_ = true;
       on_gone();

@@ -84,6 +84,22 @@ N=$((N+2))
 echo "$out" | grep -q '^connects=0$' || fail "second request opened a new connection: $out"
 ok "keep-alive"
 
+# Pipelining: two requests in one write, answered in order on one connection.
+node -e '
+const net = require("net");
+const [host, port] = process.argv[1].split(":");
+const body = process.argv[2];
+const req = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const s = net.connect(+port, host, () => s.write(req + req));
+let got = "";
+const t = setTimeout(() => { console.error("timeout:", got); process.exit(1); }, 5000);
+s.on("data", (d) => {
+  got += d;
+  if ((got.match(/HTTP\/1\.1 200/g) || []).length === 2 && got.trimEnd().endsWith("}}")) { clearTimeout(t); s.destroy(); }
+});' "$GW" "$(chat '' 'chunks:1')" || fail "pipelined requests"
+N=$((N+2))
+ok "pipelined requests"
+
 # healthz and metrics are not exchanges.
 [ "$(status_of "$B/healthz")" = 200 ] || fail healthz
 m=$(curl -s "$B/metrics")
