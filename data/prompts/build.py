@@ -2,8 +2,11 @@
 """Builds data/prompts/*.jsonl (distillbench prompt pools) from ../shared/datasets.
 
 Deterministic: fixed seeds, fixed source files (pinned by commit in SOURCES.md).
-Usage: python3 data/prompts/build.py [DATASETS_DIR]   (default: ../shared/datasets
-relative to the repository root). Only permissively licensed sources are used
+Usage: python3 data/prompts/build.py [DATASETS_DIR] [--out DIR] [--full]
+(default DATASETS_DIR: ../shared/datasets beside the repository; default --out:
+data/prompts). --full keeps every record instead of the shipped samples: larger
+pools for experiments, pointed at with a scenario's prompts_dir or
+`distillguard simulate --prompts DIR`; never commit those. Only permissively licensed sources are used
 (Apache-2.0, MIT, CC-BY-4.0, CC0-1.0, CDLA-Sharing-1.0); NON-COMMERCIAL sets are not.
 
 One record per line: {"text", "source", "category"} plus optional "answer" (a real
@@ -15,8 +18,19 @@ import csv, gzip, json, os, random, sys
 csv.field_size_limit(1 << 24)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "datasets")
+ARGS = sys.argv[1:]
+FULL = "--full" in ARGS
 OUT = os.path.join(ROOT, "data", "prompts")
+if "--out" in ARGS:
+    OUT = ARGS[ARGS.index("--out") + 1]
+    del ARGS[ARGS.index("--out"):ARGS.index("--out") + 2]
+ARGS = [a for a in ARGS if a != "--full"]
+SRC = ARGS[0] if ARGS else os.path.join(ROOT, "..", "shared", "datasets")
+BIG = 10 ** 9
+
+
+def cap(n):
+    return BIG if FULL else n
 MAX_TEXT = 4000     # characters kept of one prompt (long contexts stay long, but bounded)
 MAX_ANSWER = 1200   # characters kept of a reference answer
 
@@ -91,7 +105,7 @@ def main():
         chat.append(rec(text, "self-instruct-user-oriented", "task", answer=p.get("response")))
     hh = jl("legit/hh-rlhf_harmless-base_test.jsonl.gz")
     rnd.shuffle(hh)
-    for r in hh[:500]:
+    for r in hh[:cap(500)]:
         first = r["chosen"].split("\n\nHuman: ")[1].split("\n\nAssistant:")[0]
         chat.append(rec(first, "hh-rlhf-harmless-base", "chat"))
     write("chat", chat)
@@ -109,7 +123,7 @@ def main():
             for k in kids[:2]:
                 walk(k, path)
         walk(r["prompt"], [])
-    for r in hh[500:1100]:
+    for r in hh[(0 if FULL else 500):cap(1100)]:
         parts = r["chosen"].split("\n\nHuman: ")[1:]
         turns = []
         for p in parts:
@@ -133,7 +147,7 @@ def main():
     # math: grade-school word problems with worked answers.
     gtrain = jl("attack/gsm8k_train.jsonl")
     rnd.shuffle(gtrain)
-    math_rows = [rec(r["question"], "gsm8k_train", "math", answer=r["answer"]) for r in gtrain[:1200]]
+    math_rows = [rec(r["question"], "gsm8k_train", "math", answer=r["answer"]) for r in gtrain[:cap(1200)]]
     math_rows += [rec(r["question"], "gsm8k_test", "math", answer=r["answer"]) for r in jl("attack/gsm8k_test.jsonl")]
     write("math", math_rows)
 
@@ -141,7 +155,7 @@ def main():
     with open(os.path.join(SRC, "legit/Bitext_Sample_Customer_Support_Training_Dataset.csv"), encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     rnd.shuffle(rows)
-    write("support", [rec(r["instruction"], "bitext", "support:" + r["intent"]) for r in rows[:2500]])
+    write("support", [rec(r["instruction"], "bitext", "support:" + r["intent"]) for r in rows[:cap(2500)]])
 
     # tasks: the 175 human-written Self-Instruct seed tasks (the capability spectrum Alpaca started from).
     tasks = []
@@ -164,7 +178,7 @@ def main():
     with open(os.path.join(SRC, "legit/awesome-chatgpt-prompts_prompts.csv"), encoding="utf-8") as f:
         aw = [r for r in csv.DictReader(f) if r.get("type", "TEXT") == "TEXT" and 80 < len(r["prompt"]) < 1500]
     rnd.shuffle(aw)
-    write("system", [rec(r["prompt"], "awesome-chatgpt-prompts", "system:" + r["act"][:60]) for r in aw[:300]])
+    write("system", [rec(r["prompt"], "awesome-chatgpt-prompts", "system:" + r["act"][:60]) for r in aw[:cap(300)]])
 
     # multilingual: short prompts in 12 languages (translation sources).
     write("multilingual", [rec(t, "oasst_multilingual-60", "translation") for t in jl("legit/oasst_multilingual-60.jsonl")])
