@@ -158,6 +158,34 @@ def translation_service(accounts=2, rate=1500):
                              system_mode="fixed", models=["teacher-1-mini"], temperature=[0.2], max_tokens=[2048])])
 
 
+JUDGE_TEMPLATES = [
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI assistant to the user question displayed below. Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response. Begin your evaluation by providing a short explanation. Be as objective as possible. After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly following this format: \"[[rating]]\", for example: \"Rating: [[5]]\".\n\n[Question]\n{prompt}\n\n[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]",
+    "You are grading our support bot's answer for a regression test. Score 1-5 for correctness and tone, then explain in one sentence.\n\nCustomer question: {prompt}\nBot answer: {answer}\nScore:",
+]
+
+
+def eval_team(accounts=2, rate=900):
+    """A legitimate ML team grading its own model's answers every night (LLM-as-judge)."""
+    return dict(name="eval_team", kind="persona", accounts=accounts, created_days=[-250, -40],
+                ip_blocks=CLOUD, ips_per_account=[1, 2], user_agents=["OpenAI/Python 1.51.0", "python-requests/2.32.3"],
+                stream=[dict(requests_per_day=rate, rate_sigma=0.3, hourly=[0, 6, 8, 8, 6, 2] + [0] * 18, utc_offsets=[-8, 1],
+                             prompts=prompts([("graded", 0.7), ("chat", 0.3, {"source": "self-instruct-user-oriented"})]),
+                             templates=JUDGE_TEMPLATES, models=["teacher-1"], temperature=[0.0], max_tokens=[512],
+                             response_tokens=120)])
+
+
+def tutoring_app(accounts=4, rate=400):
+    """A legitimate homework-help app: one system prompt asking for every step, math and code."""
+    return dict(name="tutoring_app", kind="persona", accounts=accounts, created_days=[-300, -20],
+                ip_blocks=CLOUD, ips_per_account=[1, 3], user_agents=["OpenAI/JS 4.67.3"],
+                stream=[dict(requests_per_day=rate, rate_sigma=0.6, hourly=[0.2] * 7 + [0.5, 0.8, 0.8, 0.8, 0.9, 1, 1.2, 1.5, 2.2, 2.5, 2.5, 2.4, 2.2, 1.8, 1.2, 0.6, 0.3],
+                             weekly=[1, 1, 1, 1, 0.8, 0.6, 1.1], utc_offsets=[-5, -8], multi_turn=0.5, turns_mean=3,
+                             prompts=prompts([("math", 0.8, {"source": "gsm8k_train"}), ("code", 0.2, {"source": "mbpp"})]),
+                             system_prompts=["You are a patient tutor for students aged 12-18. Explain every step of your reasoning so the student can follow it, then give the final answer on its own line. Never just give the answer."],
+                             system_mode="fixed", models=["teacher-1-mini", "teacher-1"], temperature=[0.3],
+                             max_tokens=[1500], params_per_account=True, stream_prob=0.9, response_scale=1.8)])
+
+
 # --- campaigns --------------------------------------------------------------
 def bulk_extraction(rate=3000):
     return dict(name="bulk_extraction", kind="campaign", persona="api_developer", accounts=1, created_days=[-20, -5],
@@ -301,7 +329,8 @@ def hdr(name, desc, days, seed, start="2026-02-02T00:00:00Z", new_model_day=None
 
 def main():
     all_personas = lambda s=1.0: [consumer_chat(int(300 * s)), business_app(max(2, int(6 * s))), coding_assistant(max(3, int(30 * s))),
-                                  benchmark_team(), labelling_pipeline(), corporate_many_keys(max(5, int(30 * s))), translation_service()]
+                                  benchmark_team(), labelling_pipeline(), corporate_many_keys(max(5, int(30 * s))), translation_service(),
+                                  eval_team(), tutoring_app()]
     write("smoke", hdr("smoke", "tiny: a few personas and campaigns, for CI", 1, 7),
           [consumer_chat(60, 5), business_app(2, 200), coding_assistant(5, 60), bulk_extraction(1500),
            hydra(150, 10), cot_harvest(4, 60)],
@@ -312,7 +341,8 @@ def main():
           "Every persona (hard negatives included) and every campaign, four days.\nThe default development scenario.")
     write("hard-negatives", hdr("hard-negatives", "only legitimate traffic, including the hard negatives", 5, 21),
           [consumer_chat(250, 6), business_app(6, 300), coding_assistant(25, 100), benchmark_team(1.2), benchmark_team(3.4) | {"name": "benchmark_team_rerun"},
-           labelling_pipeline(3000), corporate_many_keys(40, 60), translation_service(3, 1200)],
+           labelling_pipeline(3000), corporate_many_keys(40, 60), translation_service(3, 1200), eval_team(2, 1000),
+           tutoring_app(4, 400)],
           "Only legitimate customers: a detector's false-positive test.\nbenchmark_team_rerun is a second team running the same public benchmarks.")
     write("hydra", hdr("hydra", "a hydra cluster among consumer accounts", 5, 31),
           [consumer_chat(600, 6), hydra(2000, 8)],
@@ -321,7 +351,8 @@ def main():
           [consumer_chat(300, 6), business_app(6, 300), reseller(20)],
           "A reseller network: each account forwards its customers' genuine chats and mixes\nextraction traffic into them.")
     write("reasoning-harvest", hdr("reasoning-harvest", "chain-of-thought, rubric and log-probability harvesting", 4, 51, content=True),
-          [consumer_chat(250, 6), labelling_pipeline(2500), coding_assistant(20, 100), cot_harvest(12, 100), rubric_harvest(5, 200), logprob_harvest(4, 400)],
+          [consumer_chat(250, 6), labelling_pipeline(2500), coding_assistant(20, 100), eval_team(2, 900), tutoring_app(4, 400),
+           cot_harvest(12, 100), rubric_harvest(5, 200), logprob_harvest(4, 400)],
           "Campaigns after soft labels and reasoning: chain-of-thought, rubric/grading (the model\nas a reward model) and log-probability harvesting; the labelling pipeline also asks for\nlogprobs (a hard negative).")
     write("slow-low", hdr("slow-low", "slow-and-low extraction over four weeks", 28, 61),
           [consumer_chat(120, 5), corporate_many_keys(15, 40), slow_low(5, 30)],
@@ -338,7 +369,8 @@ def main():
     write("heldout-a", hdr("heldout-a", "HELD OUT: every kind, different seed, rates and paraphrases", 5, 9001,
                            start="2026-03-09T00:00:00Z", new_model_day=2.5),
           [consumer_chat(350, 5), business_app(5, 250), coding_assistant(25, 120), benchmark_team(3.1),
-           labelling_pipeline(1800), corporate_many_keys(25, 80), translation_service(2, 1800),
+           labelling_pipeline(1800), corporate_many_keys(25, 80), translation_service(2, 1800), eval_team(1, 1200),
+           tutoring_app(3, 500),
            bulk_extraction(2400), hydra(500, 9, templates=heldout_hydra_tpl), reseller(10),
            cot_harvest(8, 90, templates=heldout_cot_tpl), rubric_harvest(3, 180), logprob_harvest(3, 250),
            slow_low(3, 25), pivot(6, 200)],
@@ -346,7 +378,8 @@ def main():
     write("heldout-b", hdr("heldout-b", "HELD OUT: fewer, quieter campaigns among more customers", 6, 9002,
                            start="2026-04-13T00:00:00Z", new_model_day=4.0),
           [consumer_chat(500, 4), business_app(8, 200), coding_assistant(40, 80), benchmark_team(0.6),
-           labelling_pipeline(3500), corporate_many_keys(35, 50), translation_service(3, 1000),
+           labelling_pipeline(3500), corporate_many_keys(35, 50), translation_service(3, 1000), eval_team(3, 600),
+           tutoring_app(5, 300),
            bulk_extraction(1200), hydra(900, 5, templates=heldout_hydra_tpl[::-1]), reseller(8),
            cot_harvest(6, 50, templates=heldout_cot_tpl[1:] + COT_TEMPLATES[:1]), rubric_harvest(2, 120),
            logprob_harvest(2, 200), slow_low(4, 20), pivot(5, 150)],
@@ -354,7 +387,7 @@ def main():
     # Large: >= 5M exchanges, >= 20k accounts.
     big = [consumer_chat(17000, 7), business_app(60, 400), coding_assistant(600, 100),
            benchmark_team(1.2), benchmark_team(4.4) | {"name": "benchmark_team_b"}, labelling_pipeline(20000),
-           corporate_many_keys(200, 80), translation_service(8, 6000),
+           corporate_many_keys(200, 80), translation_service(8, 6000), eval_team(10, 2000), tutoring_app(30, 600),
            bulk_extraction(20000), hydra(6000, 12), reseller(120), cot_harvest(60, 120), rubric_harvest(20, 300),
            logprob_harvest(15, 800), slow_low(20, 30), pivot(40, 500)]
     write("large", hdr("large", "large: >= 5 million exchanges, >= 20,000 accounts", 14, 101, new_model_day=6.0), big,
