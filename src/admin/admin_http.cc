@@ -1,0 +1,89 @@
+#include "admin/admin_http.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "admin/admin_api.h"
+#include "http/errors.h"
+
+namespace dg::admin {
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// The admin thread and the AdminApi it owns (opened on that thread).
+class AdminService {
+ public:
+  explicit AdminService(const Config& config) : config_(config), guard_(ioc_.get_executor()) {
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~AdminService() {
+    guard_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  net::io_context& context() { return ioc_; }
+
+  // On the admin thread only.
+  AdminResponse handle(const AdminRequest& req) {
+    if (!api_) {
+      auto api = AdminApi::open(config_, SystemClock::instance());
+      if (!api.ok()) {
+        AdminResponse r;
+        r.status = 503;
+        r.body = http::error_body("admin API unavailable: " + api.status().message(), "server_error",
+                                  "admin_unavailable");
+        return r;
+      }
+      api_ = std::move(api).value();
+    }
+    return api_->handle(req);
+  }
+
+ private:
+  Config config_;  // a copy: the service outlives any one gateway
+  net::io_context ioc_{1};
+  net::executor_work_guard<net::io_context::executor_type> guard_;
+  std::thread thread_;
+  std::unique_ptr<AdminApi> api_;
+};
+
+AdminService& service_for(const Config& config) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<AdminService>> services;
+  const std::string key = config.storage.sqlite_path + '\n' +
+                          config.audit.effective_sqlite_path(config.storage) + '\n' + config.server.admin_token;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& s = services[key];
+  if (!s) s = std::make_unique<AdminService>(config);
+  return *s;
+}
+
+}  // namespace
+
+net::awaitable<void> serve_admin(const Config& config, http::Request& request, http::Connection& conn) {
+  AdminRequest req;
+  req.method = std::string(request.method_string());
+  req.target = std::string(request.target());
+  req.authorization = std::string(request[bhttp::field::authorization]);
+  AdminResponse resp;
+  if (auto quick = AdminApi::answer_without_data(req, config.server.admin_token)) {
+    resp = std::move(*quick);
+  } else {
+    req.body = std::move(request.body());
+    AdminService& svc = service_for(config);
+    resp = co_await net::co_spawn(
+        svc.context(), [&svc, r = std::move(req)]() -> net::awaitable<AdminResponse> { co_return svc.handle(r); },
+        net::use_awaitable);
+  }
+  co_await conn.write_response(resp.status, resp.content_type, resp.body, resp.headers);
+}
+
+}  // namespace dg::admin
