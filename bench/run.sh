@@ -63,7 +63,8 @@ wait_http() {  # wait_http URL: until the port answers (any HTTP status), bounde
 # Sum of utime+stime (clock ticks) of the given pids and their child processes.
 ticks() {
   local t=0 p f
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q" || true; done); do
+  # Children found through /proc (procps may not be installed).
+  for p in "$@" $(for q in "$@"; do awk -v pp="$q" '$4 == pp {print $1}' /proc/[0-9]*/stat 2>/dev/null || true; done); do
     [ -r "/proc/$p/stat" ] || continue
     f=$(sed 's/^.*) //' "/proc/$p/stat")
     set -- $f

@@ -30,5 +30,9 @@ if (!(by['bulk-newcomer'].refusals > 0)) fail('bulk-newcomer was never refused')
 if (!(by['bulk-newcomer'].ok > 0)) fail('bulk-newcomer got nothing through');
 console.log('demo summary: ok');
 JS
-[ "$(pgrep -f "$DG_TMP/demo" || true)" = "" ] || { echo "demo left processes behind"; exit 1; }
+# No process left running with the demo's working directory on its command line.
+for f in /proc/[0-9]*/cmdline; do
+  cmd=$(tr '\0' ' ' <"$f" 2>/dev/null || true)
+  case "$cmd" in *"$DG_TMP/demo/distillguard.toml"*) echo "demo left a process behind: $cmd"; exit 1 ;; esac
+done
 echo "demo: ok in ${elapsed}s"
