@@ -49,6 +49,7 @@ void append_headers(std::string& out, const HeaderList& extra) {
 Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
     : server_(server), worker_(worker), stream_(std::move(socket)) {
   boost::system::error_code ec;
+  stream_.socket().non_blocking(true, ec);  // for the speculative writes
   auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) remote_ip_ = ep.address().to_string();
   stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
@@ -57,8 +58,24 @@ Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
 
 net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_view b) {
   if (client_gone_) co_return false;
-  stream_.expires_after(server_.options().write_timeout);
+  // Most writes fit the socket buffer: try one non-blocking send first, and
+  // only arm the write timeout (a timer syscall or two) if some is left.
   std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  boost::system::error_code wec;
+  size_t sent = stream_.socket().write_some(bufs, wec);
+  if (!wec && sent == a.size() + b.size()) co_return true;
+  if (wec && wec != net::error::would_block && wec != net::error::try_again) {
+    client_gone_ = true;
+    co_return false;
+  }
+  if (sent >= a.size()) {
+    b.remove_prefix(sent - a.size());
+    a = {};
+  } else {
+    a.remove_prefix(sent);
+  }
+  bufs = {net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  stream_.expires_after(server_.options().write_timeout);
   auto [ec, n] = co_await net::async_write(stream_, bufs, kNothrow);
   (void)n;
   if (ec) {

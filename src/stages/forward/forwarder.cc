@@ -43,6 +43,20 @@ net::awaitable<error_code> write_request(UpstreamConn& c, std::string_view head,
     auto [ec, n] = co_await net::async_write(c.ssl(), bufs, kNothrow);
     co_return ec;
   }
+  // Plain TCP: one non-blocking send usually takes it all (no timer, no wait).
+  error_code wec;
+  auto& sock = c.tcp().socket();
+  sock.non_blocking(true, wec);
+  size_t sent = wec ? 0 : sock.write_some(bufs, wec);
+  if (!wec && sent == head.size() + body.size()) co_return error_code{};
+  if (wec && wec != net::error::would_block && wec != net::error::try_again) co_return wec;
+  if (sent >= head.size()) {
+    body.remove_prefix(sent - head.size());
+    head = {};
+  } else {
+    head.remove_prefix(sent);
+  }
+  bufs = {net::buffer(head.data(), head.size()), net::buffer(body.data(), body.size())};
   auto [ec, n] = co_await net::async_write(c.tcp(), bufs, kNothrow);
   co_return ec;
 }
