@@ -34,6 +34,13 @@ int run_replay_upstream(int argc, char** argv) {
       "otherwise (TF-IDF cosine). It is a stand-in for a real model server where none can run\n"
       "(demo, tests, benchmarks); it does not generate text.",
       "distillguard replay-upstream"};
+  app.footer(
+      "Streams SSE chat.completion.chunk events paced by --ttft-ms and --tokens-per-second;\n"
+      "honours n, max_tokens (finish_reason \"length\"), stream_options.include_usage and\n"
+      "logprobs/top_logprobs (synthesized, deterministic). usage counts tokens with the replay\n"
+      "tokenizer (a word with its leading space, cut every 6 bytes; one per punctuation mark:\n"
+      "~1.3 per English word). Headers x-replay-match (exact|nearest|fallback|fixed) and\n"
+      "x-replay-source name the record that answered. GET /healthz answers \"ok\".");
   std::string listen = "127.0.0.1:8000";
   std::string data = default_data_dir();
   replay::ReplayOptions opts;
