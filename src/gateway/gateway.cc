@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "admin/admin_http.h"
 #include "common/hash.h"
 #include "gateway/stage_registry.h"
 #include "http/errors.h"
@@ -165,6 +166,10 @@ net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large, ht
   }
   if (path == "/metrics") {
     co_await serve_metrics(conn);
+    co_return;
+  }
+  if (!config_.server.admin_token.empty() && admin::is_admin_path(path)) {  // not exchanges: src/admin/admin_http.h
+    co_await admin::serve_admin(config_, req, conn);
     co_return;
   }
 
