@@ -21,6 +21,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "admin/admin_api.h"  // is_admin_path
 #include "config/config.h"
 #include "http/server.h"
 
