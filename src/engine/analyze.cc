@@ -132,6 +132,20 @@ Result<AnalyzeResult> run_analyze(const AnalyzeOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   AnalyzeResult res;
   Engine engine(opt.engine);
+  FILE* tap_file = nullptr;
+  if (const char* p = std::getenv("DG_ENGINE_DUMP_SIGNALS")) {  // development aid (weight fitting)
+    tap_file = std::fopen(p, "w");
+    if (tap_file) {
+      engine.set_signal_tap(
+          [](void* ctx, std::string_view name, bool cluster, uint32_t n, uint32_t size, const SignalValues& v) {
+            FILE* f = static_cast<FILE*>(ctx);
+            std::fprintf(f, "%.*s\t%d\t%u\t%u", static_cast<int>(name.size()), name.data(), cluster ? 1 : 0, n, size);
+            for (double x : v) std::fprintf(f, "\t%.4f", x);
+            std::fputc('\n', f);
+          },
+          tap_file);
+    }
+  }
   for (auto& s : sources) advance(s, res.input);
   bool progress = opt.progress && total_bytes > (64u << 20);
   auto last_draw = t0;
@@ -166,6 +180,7 @@ Result<AnalyzeResult> run_analyze(const AnalyzeOptions& opt) {
     if (!s.reader->error().empty())
       reject(res.input, s.reader->name(), s.reader->line_no() + 1, "read error: " + s.reader->error());
   }
+  if (tap_file) std::fclose(tap_file);
   res.accounts = engine.account_count();
   res.report = engine.report();
   if (const char* dbg = std::getenv("DG_ENGINE_DUMP_EDGES")) {  // development aid

@@ -326,7 +326,13 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
   m.index_keys(a, f);
 
   Account& acc = m.accounts[a];
-  double own = risk_score(compute_signals(acc.profile));
+  auto checkpoint = [](uint32_t n) {
+    return n == 5 || n == 10 || n == 20 || n == 50 || n == 100 || n == 200 || n == 500 || n == 1000 ||
+           n == 2000 || n == 5000;
+  };
+  SignalValues own_sig = compute_signals(acc.profile);
+  if (tap_ && checkpoint(acc.profile.n)) tap_(tap_ctx_, name, false, acc.profile.n, 1, own_sig);
+  double own = risk_score(own_sig);
   acc.own_risk = static_cast<float>(own);
   uint32_t root = m.find(a);
   Account& r = m.accounts[root];
@@ -337,7 +343,9 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
     // When the account was merged in on this very exchange, its profile (copied
     // into the aggregate) already holds the record.
     if (!m.united) c.agg.add(f);
-    cluster_risk = risk_score(compute_signals(c.agg, r.size));
+    SignalValues cs = compute_signals(c.agg, r.size);
+    if (tap_ && checkpoint(c.agg.n)) tap_(tap_ctx_, m.names[root], true, c.agg.n, r.size, cs);
+    cluster_risk = risk_score(cs);
     c.risk = static_cast<float>(cluster_risk);
     c.history.add(f.ts, cluster_risk);
     Verdict cv = verdict_for(cluster_risk, config_.thresholds);

@@ -118,6 +118,16 @@ class Engine {
   const std::string& account_name(uint32_t index) const;
   EngineReport report() const;
   const EngineConfig& config() const { return config_; }
+  // Development aid (weight fitting): called with the signal values of an
+  // account (cluster=false) or a cluster (cluster=true, named by its root
+  // account) when its exchange count reaches 5, 10, 20, 50, 100, 200, 500,
+  // 1000, 2000, 5000.
+  using SignalTap = void (*)(void* ctx, std::string_view name, bool cluster, uint32_t n, uint32_t size,
+                             const SignalValues& v);
+  void set_signal_tap(SignalTap tap, void* ctx) {
+    tap_ = tap;
+    tap_ctx_ = ctx;
+  }
   // Approximate heap bytes held (profiles, names, index, clusters).
   size_t memory_bytes() const;
 
@@ -127,6 +137,8 @@ class Engine {
   const CapabilityClassifier& classifier_;
   Impl* impl_;
   std::string scratch_;
+  SignalTap tap_ = nullptr;
+  void* tap_ctx_ = nullptr;
 };
 
 }  // namespace dg::engine

@@ -9,25 +9,33 @@ namespace dg::engine {
 namespace {
 
 // The signals and their weights (log-odds per unit of signal). See risk.h.
+// Fitted by src/engine/tools/fit_weights.py on the tuning scenarios
+// (mixed-small, hard-negatives, hydra, reasoning-harvest, reseller, slow-low,
+// pivot; default seeds) and rounded. Zero-weight signals are kept for the
+// explanation only (timing is under the attacker's control; volume and breadth
+// act through their products).
 constexpr SignalInfo kSignals[kSignalCount] = {
-    {"capability_coverage", 3.0},
-    {"distinct_prompts", 1.5},
-    {"wide_harvest", 5.0},
-    {"cot_elicitation", 3.5},
-    {"rubric_grading", 3.5},
-    {"logprob_harvest", 3.0},
-    {"multi_sample", 1.5},
-    {"deterministic_sampling", 0.5},
-    {"single_turn", 0.5},
-    {"no_system_prompt", 0.5},
-    {"fixed_system_prompt", -3.0},
-    {"round_the_clock", 1.0},
-    {"regular_timing", 1.0},
-    {"templated_prompts", 0.5},
-    {"benchmark_items", 0.5},
-    {"linked_accounts", 1.0},
+    {"capability_coverage", 1.4},
+    {"distinct_prompts", 0.0},
+    {"wide_harvest", 0.0},
+    {"cot_elicitation", 4.8},
+    {"rubric_grading", 4.7},
+    {"logprob_harvest", 3.6},
+    {"multi_sample", 1.1},
+    {"deterministic_sampling", 0.0},
+    {"single_turn", 2.8},
+    {"no_system_prompt", 0.3},
+    {"fixed_system_prompt", -3.2},
+    {"round_the_clock", 0.0},
+    {"regular_timing", 0.0},
+    {"templated_prompts", 0.0},
+    {"benchmark_items", 0.2},
+    {"linked_accounts", 0.0},
+    {"bare_wide_prompts", 4.4},
+    {"bare_wide_volume", 1.3},
+    {"rotating_addresses", 8.5},
 };
-constexpr double kBias = -6.5;
+constexpr double kBias = -4.5;
 
 double clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 double conf(double n, double k) { return n / (n + k); }
@@ -80,19 +88,28 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
   double distinct = std::min(n, p.prompts.estimate());
   v[kSigVolume] = clamp01(std::log10(distinct + 1) / 4.0);
   v[kSigBreadthVolume] = v[kSigBreadth] * v[kSigVolume];
-  v[kSigCot] = p.cot / n;
-  v[kSigRubric] = p.rubric / n;
-  v[kSigLogprobs] = p.logprobs / n;
-  v[kSigMultiSample] = p.multi_sample / n;
-  v[kSigTemp0] = p.temp0 / n;
-  v[kSigSingleTurn] = 1.0 - p.multi_turn / n;
-  v[kSigNoSystem] = 1.0 - p.with_system / n;
+  // Shares are shrunk toward 0 on few exchanges (conf(n, 10): 1 exchange
+  // counts 9%, 10 exchanges 50%, 100 exchanges 91%), so one odd request
+  // never makes a verdict.
+  const double c10 = conf(n, 10);
+  const double raw_breadth = conf(n, 10) * (0.5 * coverage + 0.5 * area_entropy(p));
+  v[kSigCot] = c10 * p.cot / n;
+  v[kSigRubric] = c10 * p.rubric / n;
+  v[kSigLogprobs] = c10 * p.logprobs / n * raw_breadth;
+  v[kSigMultiSample] = c10 * p.multi_sample / n;
+  v[kSigTemp0] = c10 * p.temp0 / n;
+  v[kSigSingleTurn] = c10 * (1.0 - p.multi_turn / n);
+  v[kSigNoSystem] = c10 * (1.0 - p.with_system / n);
   v[kSigFixedSystem] = p.systems.estimate() <= 2.5 ? p.system_top.max_count() / n * conf(n, 10) : 0.0;
   v[kSigRoundClock] = conf(n, 100) * clamp01((hours_active(p) - 8) / 16.0);
   v[kSigRegularTiming] = p.gap.n >= 5 ? conf(p.gap.n, 20) * clamp01(1.0 - p.gap.cv()) : 0.0;
   v[kSigTemplated] = conf(n, 20) * clamp01(p.template_share());
-  v[kSigBenchmark] = p.benchmark / n;
+  v[kSigBenchmark] = c10 * p.benchmark / n;
   v[kSigClusterSize] = cluster_size > 1 ? clamp01(std::log10(static_cast<double>(cluster_size)) / 3.0) : 0.0;
+  v[kSigBareWide] = v[kSigBreadth] * v[kSigSingleTurn] * v[kSigNoSystem];
+  v[kSigBareWideVolume] = v[kSigBareWide] * v[kSigVolume];
+  if (p.ips.estimate() > 0 && n >= 5)
+    v[kSigRotatingAddresses] = conf(n, 10) * clamp01((std::min(n, p.blocks.estimate()) / n - 0.1) / 0.5);
   for (auto& x : v) x = clamp01(x);
   return v;
 }
@@ -119,7 +136,7 @@ std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cl
       case kSigBreadthVolume: d = "many distinct prompts spread over many capability areas, as when harvesting training data"; break;
       case kSigCot: d = pct(v[i]) + " of prompts ask for step-by-step reasoning or the reasoning behind an answer"; break;
       case kSigRubric: d = pct(v[i]) + " of prompts ask the model to grade or score answers (reward-model use)"; break;
-      case kSigLogprobs: d = pct(v[i]) + " of requests ask for log-probabilities"; break;
+      case kSigLogprobs: d = pct(p.logprobs / n) + " of requests ask for log-probabilities, across many capability areas"; break;
       case kSigMultiSample: d = pct(v[i]) + " of requests ask for several completions (n > 1)"; break;
       case kSigTemp0: d = pct(v[i]) + " of requests use temperature 0"; break;
       case kSigSingleTurn: d = pct(v[i]) + " of requests are single-turn"; break;
@@ -130,6 +147,9 @@ std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cl
       case kSigTemplated: d = pct(p.template_share()) + " of prompts follow one template"; break;
       case kSigBenchmark: d = pct(v[i]) + " of prompts are shaped like benchmark items"; break;
       case kSigClusterSize: d = fmt::format("{} linked accounts scored as one actor", cluster_size); break;
+      case kSigBareWide: d = "wide-ranging single-turn prompts without any application context (no system prompt)"; break;
+      case kSigBareWideVolume: d = "many such context-free prompts across the capability spectrum"; break;
+      case kSigRotatingAddresses: d = fmt::format("about {:.0f} address blocks for {} requests (rotating proxies)", std::min(n, p.blocks.estimate()), p.n); break;
     }
     out.push_back({kSignals[i].name, v[i], c, std::move(d)});
   }

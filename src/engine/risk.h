@@ -25,7 +25,7 @@ enum SignalId : int {
   kSigBreadthVolume,   // breadth x volume: a wide, large harvest
   kSigCot,             // chain-of-thought elicitation share
   kSigRubric,          // rubric / grading share
-  kSigLogprobs,        // log-probabilities asked share
+  kSigLogprobs,        // log-probabilities asked share, times breadth (soft labels over the spectrum)
   kSigMultiSample,     // n > 1 share
   kSigTemp0,           // temperature 0 share
   kSigSingleTurn,      // single-turn share
@@ -36,6 +36,9 @@ enum SignalId : int {
   kSigTemplated,       // share of prompts on the top template
   kSigBenchmark,       // benchmark-item shape share
   kSigClusterSize,     // accounts acting as one (clusters only)
+  kSigBareWide,        // breadth x single-turn x no system prompt: wide, context-free prompts
+  kSigBareWideVolume,  // the same, times volume
+  kSigRotatingAddresses,  // a new address block on most requests (proxy rotation)
   kSignalCount
 };
 
