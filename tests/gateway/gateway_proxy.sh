@@ -109,8 +109,17 @@ echo "$m" | grep -q '^dg_upstream_first_byte_seconds_count ' || fail "metrics hi
 echo "$m" | grep -q '^dg_audit_backlog ' || fail "metrics audit"
 ok "metrics"
 
-# Graceful stop flushes the audit log: exactly one record per exchange.
+# Graceful stop: a stream in flight at SIGTERM still completes; then the
+# audit log is flushed with exactly one record per exchange.
+curl -s -N "$B/v1/chat/completions" -d "$(chat '"stream":true,' 'chunks:8 delay:100')" > "$DG_TMP/inflight.txt" &
+CURL_PID=$!
+PIDS+=($CURL_PID)
+N=$((N+1))
+for i in $(seq 1 100); do grep -q '^data: ' "$DG_TMP/inflight.txt" 2>/dev/null && break; sleep 0.05; done
 stop_gateway
+wait "$CURL_PID" || true
+grep -q '^data: \[DONE\]' "$DG_TMP/inflight.txt" || fail "in-flight stream cut by SIGTERM: $(cat "$DG_TMP/inflight.txt")"
+ok "in-flight stream completes on SIGTERM"
 got=$(audit_count)
 [ "$got" -eq "$N" ] || fail "audit log has $got records for $N exchanges"
 [ "$(wc -l < "$DG_TMP/audit.jsonl")" -eq "$N" ] || fail "jsonl mirror has $(wc -l < "$DG_TMP/audit.jsonl") lines for $N"

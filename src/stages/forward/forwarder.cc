@@ -46,7 +46,7 @@ net::awaitable<error_code> write_request(UpstreamConn& c, std::string_view head,
   // Plain TCP: one non-blocking send usually takes it all (no timer, no wait).
   error_code wec;
   auto& sock = c.tcp().socket();
-  sock.non_blocking(true, wec);
+  if (!sock.non_blocking()) sock.non_blocking(true, wec);  // once per connection
   size_t sent = wec ? 0 : sock.write_some(bufs, wec);
   if (!wec && sent == head.size() + body.size()) co_return error_code{};
   if (wec && wec != net::error::would_block && wec != net::error::try_again) co_return wec;
