@@ -91,7 +91,8 @@ def main():
         arena_answers[r["uid"]] = a["answer"] if isinstance(a, dict) else a
     arena = jl("legit/arena-hard-v0.1_question.jsonl")
     for r in arena:
-        chat.append(rec(r["prompt"], "arena-hard-v0.1", arena_category(r["cluster"], r["prompt"])))
+        chat.append(rec(r["prompt"], "arena-hard-v0.1", arena_category(r["cluster"], r["prompt"]),
+                        answer=arena_answers.get(r["uid"])))
     for t in jl("legit/oasst_en_100_text.jsonl"):
         chat.append(rec(t, "oasst_en_100", "chat"))
     for r in jl("legit/mt_bench_question.jsonl"):
@@ -106,8 +107,8 @@ def main():
     hh = jl("legit/hh-rlhf_harmless-base_test.jsonl.gz")
     rnd.shuffle(hh)
     for r in hh[:cap(500)]:
-        first = r["chosen"].split("\n\nHuman: ")[1].split("\n\nAssistant:")[0]
-        chat.append(rec(first, "hh-rlhf-harmless-base", "chat"))
+        first, _, rest = r["chosen"].split("\n\nHuman: ")[1].partition("\n\nAssistant:")
+        chat.append(rec(first, "hh-rlhf-harmless-base", "chat", answer=rest))
     write("chat", chat)
 
     # threads: real multi-turn conversations (user first, then alternating turns).
