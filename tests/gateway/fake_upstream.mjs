@@ -10,13 +10,14 @@
 //                 stream_options.include_usage, as OpenAI does)
 //   status:CODE   answer with this HTTP status and an OpenAI error body
 // Prints "listening on 127.0.0.1:PORT". GET /_stats returns counters:
-// {"requests","completed","cancelled"} where cancelled counts requests whose
-// client (the gateway) closed the connection before the response ended.
+// {"requests","completed","cancelled","sockets_closed"} where cancelled counts
+// requests whose client (the gateway) closed the connection before the
+// response ended. Env: PORT, KEEPALIVE_MS, TLS_CERT/TLS_KEY.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
 
-const stats = { requests: 0, completed: 0, cancelled: 0, last_headers: null };
+const stats = { requests: 0, completed: 0, cancelled: 0, sockets_closed: 0, last_headers: null };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function directives(body) {
@@ -142,7 +143,9 @@ const handler = async (req, res) => {
 const server = process.env.TLS_CERT
   ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }, handler)
   : http.createServer(handler);
-server.keepAliveTimeout = 60000;
+// KEEPALIVE_MS: close idle keep-alive connections after this long (default 60 s).
+server.keepAliveTimeout = +(process.env.KEEPALIVE_MS || 60000);
+server.on('connection', (sock) => sock.on('close', () => stats.sockets_closed++));
 server.listen(+(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on 127.0.0.1:${server.address().port}`);
 });

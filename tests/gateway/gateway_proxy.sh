@@ -6,7 +6,15 @@
 # audit record per exchange.
 source "$(dirname "$0")/lib.sh"
 start_fake_upstream
-write_config "$DG_TMP/cfg.toml" '"forward"'
+# A second upstream that closes idle keep-alive connections after 100 ms.
+KEEPALIVE_MS=100 node "$HERE/fake_upstream.mjs" > "$DG_TMP/short.out" 2> "$DG_TMP/short.err" &
+PIDS+=($!)
+SHORT=$(wait_listening "$DG_TMP/short.out")
+write_config "$DG_TMP/cfg.toml" '"forward"' "
+[[upstream]]
+name = \"short\"
+url = \"http://$SHORT\"
+models = [\"short-ka\"]"
 start_gateway "$DG_TMP/cfg.toml"
 B="http://$GW"
 N=0  # exchanges sent (each must produce one record)
@@ -83,6 +91,15 @@ out=$(curl -s "$B/v1/chat/completions" -d "$(chat '' 'chunks:1')" --next "$B/v1/
 N=$((N+2))
 echo "$out" | grep -q '^connects=0$' || fail "second request opened a new connection: $out"
 ok "keep-alive"
+
+# A pooled connection the upstream closed while idle is retried transparently.
+short_stat() { curl -s "http://$SHORT/_stats" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s)['$1']))"; }
+[ "$(status_of "$B/v1/chat/completions" -d '{"model":"short-ka","messages":[]}')" = 200 ] || fail "short keep-alive upstream"
+for i in $(seq 1 100); do [ "$(short_stat sockets_closed)" -ge 1 ] && break; sleep 0.05; done
+[ "$(short_stat sockets_closed)" -ge 1 ] || fail "upstream never closed its idle connection"
+[ "$(status_of "$B/v1/chat/completions" -d '{"model":"short-ka","messages":[]}')" = 200 ] || fail "stale pooled connection not retried"
+N=$((N+2))
+ok "stale pooled upstream connection retried"
 
 # Pipelining: two requests in one write, answered in order on one connection.
 node -e '
