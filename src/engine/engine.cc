@@ -61,6 +61,12 @@ struct Cluster {
   bool flagged = false;
   FirstFlagged first;
   std::array<uint32_t, kLinkKinds> links{};
+  TimeNs created_min = 0, created_max = 0;  // members' creation times (0 unknown)
+  void add_created(TimeNs c) {
+    if (c == 0) return;
+    if (created_min == 0 || c < created_min) created_min = c;
+    if (c > created_max) created_max = c;
+  }
 };
 
 struct Slot {
@@ -196,6 +202,19 @@ struct Engine::Impl {
       s += 0.25;
       kinds |= kLinkCreationBurst;
     }
+    if (!(kinds & kLinkCreationBurst) && pa.created) {
+      // Created inside the creation burst of b's cluster (a ring of accounts
+      // opened within a week of each other).
+      uint32_t rb = find_const(b);
+      if (accounts[rb].cluster != kNone) {
+        const Cluster& cb = clusters[accounts[rb].cluster];
+        if (accounts[rb].size >= 5 && cb.created_min && cb.created_max - cb.created_min <= 7 * 86400 * kNsPerSec &&
+            pa.created >= cb.created_min - 2 * 3600 * kNsPerSec && pa.created <= cb.created_max + 2 * 3600 * kNsPerSec) {
+          s += 0.25;
+          kinds |= kLinkCreationBurst;
+        }
+      }
+    }
     if (pa.n >= 4 && pb.n >= 4 && pa.activity.jaccard(pb.activity) >= 0.5) { s += 0.2; kinds |= kLinkSyncTiming; }
     if (pa.system_top.max_count() >= 2 && pb.system_top.max_count() >= 2 &&
         pa.system_top.top_key() == pb.system_top.top_key()) {
@@ -231,12 +250,15 @@ struct Engine::Impl {
       clusters[ca].agg = A.profile;
       clusters[ca].root = ra;
       clusters[ca].risk = A.own_risk;
+      clusters[ca].add_created(A.profile.created);
       A.cluster = ca;
     }
     Cluster& C = clusters[ca];
     if (B.cluster != kNone) {
       Cluster& D = clusters[B.cluster];
       C.agg.merge(D.agg);
+      C.add_created(D.created_min);
+      C.add_created(D.created_max);
       for (int i = 0; i < kLinkKinds; ++i) C.links[i] += D.links[i];
       if (D.flagged && (!C.flagged || D.first.ts < C.first.ts)) {
         C.flagged = true;
@@ -246,6 +268,7 @@ struct Engine::Impl {
       B.cluster = kNone;
     } else {
       C.agg.merge(B.profile);
+      C.add_created(B.profile.created);
     }
     for (int i = 0; i < kLinkKinds; ++i) C.links[i] += (kinds >> i) & 1;
     B.parent = ra;

@@ -200,6 +200,7 @@ TEST(Engine, HarvestingCuesRaiseRisk) {
   for (int i = 0; i < 200; ++i) {
     f.ts = kT0 + i * kNsPerSec * 60;
     f.prompt_hash = static_cast<uint64_t>(i) + 1;
+    f.capability = static_cast<Capability>(i % kCapabilityCount);  // soft labels matter over a wide spectrum
     f.cot = false;
     f.logprobs = false;
     plain.add(f);
