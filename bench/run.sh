@@ -12,23 +12,29 @@
 # bench/results/latest.json and docs/benchmarks.md.
 #
 # usage: bench/run.sh [--quick] [--no-docs] [--wait-idle] [--targets "direct nginx haproxy dg-on dg-off"]
-#   --quick     3 s runs, 1 s warm-up, 100 TTFT requests (default 10 s, 3 s, 300)
+#   --quick     one round of 3 s runs, 1 s warm-up, 100 TTFT requests
+#               (default: 3 rounds of 5 s runs, 3 s warm-up, 300 TTFT requests)
 #   --wait-idle wait (at most 5 min) for load average < 1 before measuring
+#   --rounds N  repeat every wrk measurement N times, interleaved across targets;
+#               the report takes medians (CPU per request: totals). Default 3.
+#   --duration S seconds per wrk run (default 5; --quick 3)
 #   env DG_BIN  the distillguard binary (default build/src/cli/distillguard)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${DG_BIN:-$ROOT/build/src/cli/distillguard}"
-DUR=10 WARM=3 TTFT_N=300 DOCS=1 QUICK=0 WAIT_IDLE=0
+DUR=5 WARM=3 TTFT_N=300 DOCS=1 QUICK=0 WAIT_IDLE=0 ROUNDS=3
 TARGETS="direct nginx haproxy dg-on dg-off"
 CMDLINE="bench/run.sh $*"
 while (($#)); do
   case "$1" in
-    --quick) DUR=3 WARM=1 TTFT_N=100 QUICK=1 ;;
+    --quick) DUR=3 WARM=1 TTFT_N=100 QUICK=1 ROUNDS=1 ;;
     --no-docs) DOCS=0 ;;
     --wait-idle) WAIT_IDLE=1 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --duration) DUR="$2"; shift ;;
     --targets) TARGETS="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -128,16 +134,16 @@ start_dg() {
 }
 
 # run_wrk NAME PHASE: one wrk run against NAME, with the proxy's CPU ticks around it.
-#   PHASE c32 | c1 | stream_c32 ; writes $OUT/wrk-PHASE-NAME.txt and $OUT/NAME.PHASE.json
-run_wrk() {
-  local name=$1 phase=$2 url=${URL[$1]}/v1/chat/completions pid=${PROC[$1]} t0 t1 stream=0 conns=(-t2 -c32)
+#   PHASE c32 | c1 | stream_c32 ; writes $OUT/wrk-PHASE-NAME.rROUND.txt and $OUT/NAME.PHASE.rROUND.json
+run_wrk() {  # run_wrk NAME PHASE ROUND
+  local name=$1 phase=$2 round=$3 url=${URL[$1]}/v1/chat/completions pid=${PROC[$1]} t0 t1 stream=0 conns=(-t2 -c32)
   [ "$phase" = c1 ] && conns=(-t1 -c1)
   [ "$phase" = stream_c32 ] && stream=1
   t0=$(ticks "$pid")
   DG_BENCH_KEY="${KEY[$name]:-sk-bench}" DG_BENCH_STREAM=$stream \
-    wrk "${conns[@]}" -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-$phase-$name.txt"
+    wrk "${conns[@]}" -d"${DUR}s" --latency -s bench/lib/post.lua "$url" >"$OUT/wrk-$phase-$name.r$round.txt"
   t1=$(ticks "$pid")
-  printf '"%s":%s,"%s_cpu_ticks":%d' "$phase" "$(result_of "$OUT/wrk-$phase-$name.txt")" "$phase" $((t1 - t0)) >"$OUT/$name.$phase.json"
+  printf '{"res":%s,"ticks":%d}\n' "$(result_of "$OUT/wrk-$phase-$name.r$round.txt")" $((t1 - t0)) >"$OUT/$name.$phase.r$round.json"
 }
 
 wait_idle() {  # waits (at most 5 min) for the 1-minute load average to drop below 1.0
@@ -170,14 +176,15 @@ for t in "${LIVE[@]}"; do
   log "$t: warm-up ${WARM}s"
   DG_BENCH_KEY="${KEY[$t]:-sk-bench}" wrk -t2 -c32 -d"${WARM}s" -s bench/lib/post.lua "${URL[$t]}/v1/chat/completions" >/dev/null
 done
-for phase in c32 c1 stream_c32; do
-  for t in "${LIVE[@]}"; do log "$t: $phase, ${DUR}s"; run_wrk "$t" "$phase"; done
+for round in $(seq 1 "$ROUNDS"); do
+  for phase in c32 c1 stream_c32; do
+    for t in "${LIVE[@]}"; do log "round $round/$ROUNDS: $t: $phase, ${DUR}s"; run_wrk "$t" "$phase" "$round"; done
+  done
 done
 for t in "${LIVE[@]}"; do
   log "$t: time to first token, $TTFT_N streamed requests"
   DG_BENCH_KEY="${KEY[$t]:-sk-bench}" node bench/lib/ttft.mjs "${URL[$t]}" "$TTFT_N" >"$OUT/ttft-$t.txt"
-  printf '{"target":"%s","url":"%s",%s,%s,%s,"ttft":%s}\n' "$t" "${URL[$t]}" "$(cat "$OUT/$t.c32.json")" \
-    "$(cat "$OUT/$t.c1.json")" "$(cat "$OUT/$t.stream_c32.json")" "$(result_of "$OUT/ttft-$t.txt")" >"$OUT/$t.json"
+  node bench/lib/aggregate.mjs "$OUT" "$t" "$ROUNDS" >"$OUT/$t.json"
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -189,9 +196,9 @@ for k in "${!NOTE[@]}"; do
 done
 notes_json+="}"
 {
-  printf '{"date":"%s","command":%s,"quick":%s,"duration_s":%d,"warmup_s":%d,"ttft_n":%d,"clk_tck":%d,' \
+  printf '{"date":"%s","command":%s,"quick":%s,"rounds":%d,"duration_s":%d,"warmup_s":%d,"ttft_n":%d,"clk_tck":%d,' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$CMDLINE")" \
-    "$([ $QUICK = 1 ] && echo true || echo false)" "$DUR" "$WARM" "$TTFT_N" "$TICK"
+    "$([ $QUICK = 1 ] && echo true || echo false)" "$ROUNDS" "$DUR" "$WARM" "$TTFT_N" "$TICK"
   printf '"machine":{"cpu":%s,"nproc":%d,"kernel":"%s","load_before":"%s","load_after":"%s"},' \
     "$(node -e 'console.log(JSON.stringify(require("os").cpus()[0].model))')" "$(nproc)" "$(uname -r)" "$LOAD_BEFORE" "$LOAD_AFTER"
   printf '"versions":{"nginx":"%s","haproxy":"%s","wrk":"%s","distillguard":"%s","commit":"%s"},' \

@@ -35,7 +35,10 @@ if (load > r.machine.nproc / 2) p();
 p(`Versions: nginx ${r.versions.nginx}, HAProxy ${r.versions.haproxy}, wrk ${r.versions.wrk}, distillguard ${r.versions.distillguard}.`);
 p();
 p(`Upstream: \`distillguard replay-upstream --fixed\` (instant fixed 390-byte chat completion; streamed: 7 SSE events — role, 4 content chunks, finish, [DONE]). ` +
-  `Each wrk run: ${r.duration_s} s after a ${r.warmup_s} s warm-up; body \`bench/lib/post.lua\`. nginx: 1 worker, upstream keep-alive, ` +
+  `Each wrk run: ${r.duration_s} s after a ${r.warmup_s} s warm-up` +
+  ((r.rounds || 1) > 1 ? `, repeated in ${r.rounds} rounds interleaved across targets (figures are medians over rounds; CPU per request uses the totals)` : '') +
+  '; body `bench/lib/post.lua`. ' +
+  'nginx: 1 worker, upstream keep-alive, ' +
   '`proxy_buffering off`; HAProxy: 1 thread, `http-reuse always`; distillguard: `io_threads = 1`, config from `bench/lib/dg-config.sh`. ' +
   'CPU per request = utime+stime of the proxy process(es) over the run (from `/proc/PID/stat`) ÷ requests; for (a) it is the upstream\'s own.');
 p();
