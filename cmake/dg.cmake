@@ -14,6 +14,7 @@ function(dg_test name)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main)
   add_test(NAME ${name} COMMAND ${name})
+  add_dependencies(dg_unit_tests ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit
     ENVIRONMENT "DG_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()
