@@ -208,22 +208,38 @@ AuditLog::~AuditLog() {
 }
 
 Status AuditLog::append(ExchangeRecord record) {
-  if (!options_.keep_content) redact_content(record);
-  const TimeNs ts = record.ts;
-  std::string account = record.account;
-  return append_line(ts, std::move(account), to_json_line(record));
-}
-
-Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
+  Item item;
+  item.entry.ts = record.ts;
+  item.entry.account = record.account;
+  item.record = std::move(record);
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (backlog_.size() >= options_.max_backlog) {
+    if (backlog_.size() + inflight_ >= options_.max_backlog) {
       refused_.fetch_add(1, std::memory_order_relaxed);
       return resource_exhausted("audit log backlog full (" +
                                 std::to_string(options_.max_backlog) +
                                 " records waiting for the disk)");
     }
-    backlog_.push_back(PendingEntry{ts, std::move(account), std::move(line)});
+    backlog_.push_back(std::move(item));
+    ++appended_;
+  }
+  work_cv_.notify_one();
+  return {};
+}
+
+Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
+  Item item;
+  item.entry = PendingEntry{ts, std::move(account), std::move(line)};
+  item.serialized = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (backlog_.size() + inflight_ >= options_.max_backlog) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return resource_exhausted("audit log backlog full (" +
+                                std::to_string(options_.max_backlog) +
+                                " records waiting for the disk)");
+    }
+    backlog_.push_back(std::move(item));
     ++appended_;
   }
   work_cv_.notify_one();
@@ -231,22 +247,43 @@ Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
 }
 
 void AuditLog::run() {
+  // The batch being written. It leaves the backlog when taken but still
+  // counts against it (inflight_) until committed; a failed batch is retried
+  // as it is, so order and chain are preserved.
   std::vector<PendingEntry> batch;
   std::vector<AuditEntry> written;
   TimeNs backoff = options_.retry_min;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
-    if (backlog_.empty()) break;  // stop_ and nothing left
-    // Entries stay in the backlog (and count against it) until committed.
-    const size_t n = std::min(backlog_.size(), options_.max_batch);
-    batch.assign(backlog_.begin(), backlog_.begin() + static_cast<ptrdiff_t>(n));
-    lock.unlock();
+    if (batch.empty()) {
+      work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
+      if (backlog_.empty()) break;  // stop_ and nothing left
+      const size_t n = std::min(backlog_.size(), options_.max_batch);
+      std::vector<Item> items;
+      items.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        items.push_back(std::move(backlog_.front()));
+        backlog_.pop_front();
+      }
+      inflight_ = n;
+      lock.unlock();
+      batch.reserve(n);
+      for (Item& it : items) {
+        if (!it.serialized) {
+          if (!options_.keep_content) redact_content(it.record);
+          it.entry.line = to_json_line(it.record);
+        }
+        batch.push_back(std::move(it.entry));
+      }
+    } else {
+      lock.unlock();
+    }
     Status st = sink_->write_batch(batch, &written);
     lock.lock();
     if (st.ok()) {
-      backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<ptrdiff_t>(n));
-      written_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+      written_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+      inflight_ = 0;
+      batch.clear();
       backoff = options_.retry_min;
       done_cv_.notify_all();
       if (mirror_file_) {
@@ -260,7 +297,7 @@ void AuditLog::run() {
     std::fprintf(stderr,
                  "distillguard: AUDIT LOG WRITE FAILED (%s); %zu records waiting in memory, "
                  "retrying in %lld ms (failure #%lld)\n",
-                 st.to_string().c_str(), backlog_.size(),
+                 st.to_string().c_str(), backlog_.size() + inflight_,
                  static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
     if (stop_) break;  // shutting down: the destructor reports what is left
     work_cv_.wait_for(lock, std::chrono::nanoseconds(backoff), [&] { return stop_; });
@@ -306,7 +343,7 @@ AuditLog::Counters AuditLog::counters() const {
   Counters c;
   {
     std::lock_guard<std::mutex> l(mu_);
-    c.backlog = static_cast<int64_t>(backlog_.size());
+    c.backlog = static_cast<int64_t>(backlog_.size() + inflight_);
   }
   c.written = written_.load(std::memory_order_relaxed);
   c.write_errors = write_errors_.load(std::memory_order_relaxed);

@@ -7,8 +7,8 @@
 // hash or deleting/reordering entries breaks the chain at that seq;
 // verify_audit_chain() names the first broken entry.
 //
-// Non-blocking. append() never touches the disk: it moves the record into a
-// bounded in-memory backlog and returns. One writer thread drains the backlog
+// Non-blocking. append() never touches the disk (nor serializes): it moves the
+// record into a bounded in-memory backlog and returns. One writer thread drains the backlog
 // in batches (one SQLite transaction each, WAL). If a batch fails (disk full,
 // I/O error, locked database) the error is printed to stderr and counted, the
 // records stay in the backlog in order and the batch is retried with backoff
@@ -128,8 +128,16 @@ class AuditLog {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::deque<PendingEntry> backlog_;
-  int64_t appended_ = 0;  // total accepted; guarded by mu_
+  // A record waiting in memory; serialized (and redacted) by the writer
+  // thread, so append() costs the request path only a move.
+  struct Item {
+    ExchangeRecord record;
+    PendingEntry entry;  // entry.line empty until serialized
+    bool serialized = false;
+  };
+  std::deque<Item> backlog_;   // guarded by mu_
+  size_t inflight_ = 0;        // records taken by the writer, not yet committed; guarded by mu_
+  int64_t appended_ = 0;       // total accepted; guarded by mu_
   bool stop_ = false;
   std::atomic<int64_t> written_{0};
   std::atomic<int64_t> write_errors_{0};

@@ -65,7 +65,7 @@ struct TierConfig {
 
 struct LimitsConfig {
   std::string default_tier = "new";          // tier of accounts created without --tier
-  int64_t max_tracked_keys = 1'000'000;      // limiter memory bound (entries, ~48 bytes each)
+  int64_t max_tracked_keys = 1'000'000;      // limiter memory bound (entries, ~64 bytes each)
   int64_t default_completion_tokens = 256;   // estimate when a request sets no max_tokens
 };
 
@@ -150,7 +150,8 @@ class ConfigSection {
   bool get_bool(std::string_view key, bool def);
   std::vector<std::string> get_string_list(std::string_view key,
                                            const std::vector<std::string>& def);
-  // A nested table (absent = not present()). Marks the key as known.
+  // A nested table (absent = not present()). Marks the key as known; the
+  // caller must call finish() on the sub-section too (its own unknown keys).
   ConfigSection sub(std::string_view key);
   // Keys of this table, in file order (for tables keyed by name, like [tiers]).
   std::vector<std::string> keys() const;

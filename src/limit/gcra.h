@@ -64,7 +64,7 @@ struct GcraDecision {
 
 class GcraStore {
  public:
-  // `max_keys` bounds memory (~48 bytes per key); >= 64.
+  // `max_keys` bounds memory (~64 bytes per key); >= 64.
   explicit GcraStore(size_t max_keys = 1'000'000);
   ~GcraStore();
 
