@@ -203,6 +203,7 @@ Result<EngineConfig> engine_config_from(const Config& config) {
   c.clustering = s.get_bool("clustering", c.clustering);
   c.link_threshold = s.get_double("link_threshold", c.link_threshold, 0.0, 10.0);
   c.link_slots_log2 = static_cast<uint32_t>(s.get_int("link_index_slots_log2", c.link_slots_log2, 10, 28));
+  for (const char* k : {"capability_rpm", "cluster_rpm", "queue_capacity"}) s.accept(k);  // read by the assess stage
   if (c.thresholds.suspicious > c.thresholds.attack)
     s.fail("suspicious_threshold", "must not exceed attack_threshold");
   DG_RETURN_IF_ERROR(s.finish());

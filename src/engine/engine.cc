@@ -361,6 +361,7 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
   Account& r = m.accounts[root];
   double cluster_risk = 0;
   uint32_t size = r.size;
+  Verdict cluster_verdict = Verdict::kOk;
   if (r.cluster != kNone) {
     Cluster& c = m.clusters[r.cluster];
     // When the account was merged in on this very exchange, its profile (copied
@@ -374,6 +375,7 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
     Verdict cv = verdict_for(cluster_risk, config_.thresholds);
     if (c.flagged) cv = Verdict::kAttack;
     c.verdict = cv;
+    cluster_verdict = cv;
     bool newly = false;
     if (cv == Verdict::kAttack && !c.flagged) {
       c.flagged = true;
@@ -400,7 +402,7 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
     acc.peak = std::max(acc.peak, static_cast<float>(eff));
   }
   acc.verdict = v;
-  return {a, eff, own, cluster_risk, v, size, f.capability};
+  return {a, eff, own, cluster_risk, v, size, root, cluster_verdict, f.capability};
 }
 
 size_t Engine::account_count() const { return impl_->accounts.size(); }
@@ -414,7 +416,8 @@ std::optional<Assessment> Engine::lookup(std::string_view account) const {
   uint32_t root = impl_->find_const(a);
   const Account& r = impl_->accounts[root];
   double cr = r.cluster != kNone ? impl_->clusters[r.cluster].risk : 0.0;
-  return Assessment{a, acc.risk, acc.own_risk, cr, acc.verdict, r.size, acc.last_capability};
+  Verdict cv = r.cluster != kNone ? impl_->clusters[r.cluster].verdict : Verdict::kOk;
+  return Assessment{a, acc.risk, acc.own_risk, cr, acc.verdict, r.size, root, cv, acc.last_capability};
 }
 
 EngineReport Engine::report() const {

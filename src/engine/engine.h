@@ -62,6 +62,8 @@ struct Assessment {
   double cluster_risk = 0;
   Verdict verdict = Verdict::kOk;
   uint32_t cluster_size = 1;
+  uint32_t cluster_root = 0;  // engine index of the cluster's root account (valid when cluster_size > 1)
+  Verdict cluster_verdict = Verdict::kOk;
   Capability capability = Capability::kOther;
 };
 

@@ -53,11 +53,32 @@ uint64_t ip_block_of(std::string_view ip) {
 
 }  // namespace
 
+RecordView view_of(const ExchangeRecord& r) {
+  RecordView v;
+  v.ts = r.ts;
+  v.request = &r.request;
+  if (r.response) {
+    if (auto* u = r.response->if_contains("usage"); u && u->is_object()) {
+      v.prompt_tokens = static_cast<int64_t>(number_or(u->get_object(), "prompt_tokens", -1));
+      v.completion_tokens = static_cast<int64_t>(number_or(u->get_object(), "completion_tokens", 0));
+    }
+  }
+  v.ip = r.ip;
+  v.user_agent = r.user_agent;
+  v.headers_fp = r.headers_fp;
+  v.account_created = r.account_created.value_or(0);
+  return v;
+}
+
 RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassifier& clf,
                                 std::string& scratch) {
+  return extract_features(view_of(r), clf, scratch);
+}
+
+RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf, std::string& scratch) {
   RecordFeatures f;
   f.ts = r.ts;
-  const json::object& q = r.request;
+  const json::object& q = *r.request;
   std::string part_buf, sys_buf;
   std::string_view prompt, system;
   int user_turns = 0;
@@ -123,20 +144,15 @@ RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassif
   f.prompt_hash = hash64(prompt, 1) | 1;
   f.tmpl = template_keys(window);
 
-  f.prompt_tokens = static_cast<uint32_t>(prompt.size() / 4);
-  if (r.response) {
-    if (auto* u = r.response->if_contains("usage"); u && u->is_object()) {
-      f.prompt_tokens = static_cast<uint32_t>(number_or(u->get_object(), "prompt_tokens", f.prompt_tokens));
-      f.completion_tokens = static_cast<uint32_t>(number_or(u->get_object(), "completion_tokens", 0));
-    }
-  }
+  f.prompt_tokens = static_cast<uint32_t>(r.prompt_tokens >= 0 ? r.prompt_tokens : static_cast<int64_t>(prompt.size() / 4));
+  f.completion_tokens = static_cast<uint32_t>(std::max<int64_t>(0, r.completion_tokens));
   if (!r.ip.empty()) {
     f.ip_hash = hash64(r.ip, 5) | 1;
     f.ip_block = ip_block_of(r.ip);
   }
   if (!r.user_agent.empty() || !r.headers_fp.empty())
     f.fingerprint = (hash64(r.user_agent, 7) * 31 + hash64(r.headers_fp, 8)) | 1;
-  if (r.account_created) f.account_created = *r.account_created;
+  f.account_created = r.account_created;
   return f;
 }
 

@@ -38,7 +38,20 @@ struct RecordFeatures {
   TimeNs account_created = 0;  // 0 when unknown
 };
 
+// The parts of an exchange the engine reads (a record, or the gateway's
+// per-request context). References must outlive the call.
+struct RecordView {
+  TimeNs ts = 0;
+  const boost::json::object* request = nullptr;  // required
+  int64_t prompt_tokens = -1;                    // -1: estimate from the prompt
+  int64_t completion_tokens = 0;
+  std::string_view ip, user_agent, headers_fp;
+  TimeNs account_created = 0;  // 0 unknown
+};
+RecordView view_of(const ExchangeRecord& r);
+
 // `scratch` is a reusable buffer (lower-cased prompt).
+RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf, std::string& scratch);
 RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassifier& clf,
                                 std::string& scratch);
 
