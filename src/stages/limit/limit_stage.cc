@@ -17,8 +17,10 @@ std::string retry_text(TimeNs d) {
 
 class LimitStage final : public Stage {
  public:
-  LimitStage(std::shared_ptr<Limiter> limiter, const Config& config, StageMode mode)
-      : limiter_(std::move(limiter)), tiers_(config.tiers), limits_(config.limits), mode_(mode) {
+  LimitStage(std::shared_ptr<Limiter> limiter, const Config& config, StageMode mode,
+             LimitStageHooks hooks)
+      : limiter_(std::move(limiter)), tiers_(config.tiers), limits_(config.limits), mode_(mode),
+        hooks_(std::move(hooks)) {
     default_tier_ = &tiers_.at(limits_.default_tier);
   }
 
@@ -33,7 +35,8 @@ class LimitStage final : public Stage {
     r.tier = &tier;
     r.account_created = ctx.account.created;
     r.estimated_tokens = estimate;
-    r.multiplier = risk_multiplier(ctx.risk);
+    r.multiplier = multiplier(ctx);
+    if (hooks_.extra_limits) hooks_.extra_limits(ctx, r.extra);
     Admission a = limiter_->admit(r);
     ctx.estimated_tokens = a.charged_tokens;  // what on_complete reconciles
     if (a.allowed || mode_ == StageMode::kEnforce) {
@@ -85,12 +88,15 @@ class LimitStage final : public Stage {
       if (ctx.local_reply() == nullptr) return;
       actual = 0;
     }
-    limiter_->reconcile(subject_of(ctx), tier_of(ctx), ctx.account.created,
-                        risk_multiplier(ctx.risk), charged, actual);
+    limiter_->reconcile(subject_of(ctx), tier_of(ctx), ctx.account.created, multiplier(ctx),
+                        charged, actual);
     ctx.estimated_tokens = actual;
   }
 
  private:
+  double multiplier(const ExchangeContext& ctx) const {
+    return hooks_.multiplier ? hooks_.multiplier(ctx) : risk_multiplier(ctx.risk);
+  }
   const TierConfig& tier_of(const ExchangeContext& ctx) const {
     auto it = tiers_.find(ctx.account.tier);
     return it == tiers_.end() ? *default_tier_ : it->second;
@@ -105,6 +111,7 @@ class LimitStage final : public Stage {
   LimitsConfig limits_;
   const TierConfig* default_tier_;
   StageMode mode_;
+  LimitStageHooks hooks_;
 };
 
 }  // namespace
@@ -116,13 +123,14 @@ double risk_multiplier(double risk) {
 }
 
 Result<std::unique_ptr<Stage>> make_limit_stage_with(std::shared_ptr<Limiter> limiter,
-                                                     const Config& config, StageMode mode) {
+                                                     const Config& config, StageMode mode,
+                                                     LimitStageHooks hooks) {
   if (!limiter) return invalid_argument("limit stage: no limiter");
   if (!config.tier(config.limits.default_tier)) {
     return invalid_argument("limit stage: limits.default_tier '" + config.limits.default_tier +
                             "' is not a configured tier");
   }
-  return std::unique_ptr<Stage>(std::make_unique<LimitStage>(std::move(limiter), config, mode));
+  return std::unique_ptr<Stage>(std::make_unique<LimitStage>(std::move(limiter), config, mode, std::move(hooks)));
 }
 
 namespace {

@@ -156,3 +156,33 @@ TEST(LimitStage, BadRedisUrlIsAnError) {
 
 }  // namespace
 }  // namespace dg
+
+namespace dg {
+namespace {
+
+TEST(LimitStage, HooksAddClusterLimitsAndMultiplier) {
+  ManualClock clock(1'700'000'000LL * kNsPerSec);
+  Config cfg = test_config();
+  LimitStageHooks hooks;
+  hooks.extra_limits = [](const ExchangeContext&, std::vector<ExtraLimit>& out) {
+    out.push_back({LimitKey::of("cluster", "c1", "rpm"), GcraRate{1, 60}, 1, "cluster:rpm"});
+  };
+  hooks.multiplier = [](const ExchangeContext&) { return 1.0; };
+  auto stage = make_limit_stage_with(std::make_shared<Limiter>(cfg.limits, clock), cfg,
+                                     StageMode::kEnforce, hooks);
+  ASSERT_TRUE(stage.ok());
+  ExchangeContext a = request("a1");
+  a.request["max_tokens"] = 1;
+  a.risk = 1.0;  // ignored: the hook decides the multiplier
+  EXPECT_EQ((*stage)->on_request(a), FilterStatus::kContinue);
+  EXPECT_EQ(header(a, "x-ratelimit-limit-requests"), "60");
+  // Another account of the same cluster: the cluster's 1 request is used up.
+  ExchangeContext b = request("a2");
+  b.request["max_tokens"] = 1;
+  EXPECT_EQ((*stage)->on_request(b), FilterStatus::kStop);
+  EXPECT_EQ(b.local_reply()->status, 429);
+  EXPECT_NE(b.local_reply()->message.find("cluster:rpm"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dg
