@@ -39,6 +39,7 @@ class LimitStage final : public Stage {
     if (hooks_.extra_limits) hooks_.extra_limits(ctx, r.extra);
     Admission a = limiter_->admit(r);
     ctx.estimated_tokens = a.charged_tokens;  // what on_complete reconciles
+    ctx.response_headers.reserve(ctx.response_headers.size() + 8);
     if (a.allowed || mode_ == StageMode::kEnforce) {
       Limiter::add_headers(a, ctx.response_headers);
     } else {
