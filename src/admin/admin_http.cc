@@ -66,6 +66,14 @@ AdminService& service_for(const Config& config) {
   return *s;
 }
 
+// A coroutine function, not a capturing coroutine lambda: GCC 12 destroys a
+// lambda's non-trivial captures twice when the lambda is a coroutine
+// (observed: free() of an invalid pointer); parameters are copied into the
+// frame correctly.
+net::awaitable<AdminResponse> handle_on_admin_thread(AdminService* svc, AdminRequest req) {
+  co_return svc->handle(req);
+}
+
 }  // namespace
 
 net::awaitable<void> serve_admin(const Config& config, http::Request& request, http::Connection& conn) {
@@ -79,9 +87,7 @@ net::awaitable<void> serve_admin(const Config& config, http::Request& request, h
   } else {
     req.body = std::move(request.body());
     AdminService& svc = service_for(config);
-    resp = co_await net::co_spawn(
-        svc.context(), [&svc, r = std::move(req)]() -> net::awaitable<AdminResponse> { co_return svc.handle(r); },
-        net::use_awaitable);
+    resp = co_await net::co_spawn(svc.context(), handle_on_admin_thread(&svc, std::move(req)), net::use_awaitable);
   }
   co_await conn.write_response(resp.status, resp.content_type, resp.body, resp.headers);
 }
