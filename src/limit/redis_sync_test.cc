@@ -38,7 +38,11 @@ class RedisServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
-  ~RedisServer() { stop(); }
+  ~RedisServer() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
   void stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);

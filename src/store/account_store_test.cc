@@ -17,6 +17,18 @@
 namespace dg {
 namespace {
 
+// Removes this process's scratch directory when the tests end.
+class ScratchCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                                    ("dg_store_test_" + std::to_string(::getpid())),
+                                ec);
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
 std::string temp_db(const char* name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("dg_store_test_" + std::to_string(::getpid()));
