@@ -7,7 +7,7 @@
 // uniform randomness, so neither dictionary nor brute-force attacks apply
 // (salting and slow KDFs exist for low-entropy passwords), and an unsalted hash
 // lets the hot path find a key with one lookup by hash. The secret is shown
-// once, at creation. A key_id ("key_" + 12 hex chars) names a key everywhere
+// once, at creation. A key_id ("key_" + 11 hex chars) names a key everywhere
 // else (CLI, exchange records, logs).
 //
 // Hot path. authenticate() is called for every request. Backends serve it
@@ -79,7 +79,7 @@ class AccountStore {
 
 // "dg-" + base64url(32 random bytes).
 std::string generate_key_secret();
-// "key_" + 12 random hex chars.
+// "key_" + 11 random hex chars (15 characters: fits std::string's inline buffer).
 std::string generate_key_id();
 // Hex SHA-256 of the secret: the only form in which a key is stored.
 std::string hash_key_secret(std::string_view secret);

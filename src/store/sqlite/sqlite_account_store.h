@@ -2,16 +2,20 @@
 // the CLI open at the same time, from different processes.
 //
 // Tables: accounts(name PK, tier, created_ns, disabled),
-//         api_keys(key_id PK, account, secret_sha256 UNIQUE, created_ns, revoked).
+//         api_keys(key_id PK, account, secret_sha256 UNIQUE, created_ns, revoked),
+//         account_changes(seq, kind, name): one row per management write.
 //
 // Hot path: authenticate() reads a sharded in-memory cache keyed by the
 // secret's hash (per-shard shared_mutex, readers never contend with each
 // other). A miss reads the database (a key the CLI just created works on the
 // next request); the miss is cached negatively for a short time so a flood of
-// bad keys does not turn into a flood of queries. A background thread polls
-// `PRAGMA data_version` every `poll_interval` and, when another connection
-// has written, reloads the cached entries, so a revoked key or a disabled
-// account stops working within about one interval (default 200 ms).
+// bad keys does not turn into a flood of queries. Every management write (from
+// any process) appends to account_changes in the same transaction; a
+// background thread reads new rows every `poll_interval` and drops exactly the
+// cache entries they name (the next request reloads them), so a revoked key or
+// a disabled account stops working within about one interval (default 200 ms).
+// (Polling `PRAGMA data_version` would fire on every audit-log commit when
+// both share the file.)
 //
 // Thread-safety: all methods are thread-safe. Management calls serialize on
 // one connection; authenticate() hits only the cache except on a miss.
