@@ -30,7 +30,7 @@ namespace dg {
 
 struct SqliteAccountStoreOptions {
   std::string path = "./distillguard.db";
-  TimeNs poll_interval = 200 * kNsPerMs;   // data_version polling (0 = no watcher thread)
+  TimeNs poll_interval = 200 * kNsPerMs;   // change-log polling (0 = no watcher thread)
   TimeNs negative_ttl = 1 * kNsPerSec;     // how long an unknown-key miss is cached
   size_t max_cached_keys = 1'000'000;      // cache bound (positive entries)
 };
