@@ -6,8 +6,10 @@
 // limits scaled by
 //   - the new-account ramp: start_fraction at age 0, growing linearly to 1 at
 //     full_after_days; with requires_clean_history the age counts from the
-//     account's last strike (a request refused while the previous refusal's
-//     Retry-After had not yet passed) instead of its creation;
+//     account's last strike instead of its creation. A strike: more than 10
+//     requests a minute refused before the previous refusal's Retry-After had
+//     passed (a client ignoring Retry-After; parallel workers that hit the
+//     limit together are tolerated). Strikes are remembered 90 days;
 //   - a per-request multiplier in (0, 1] (anomaly throttling: the engine or a
 //     policy lowers an account's limits as its risk rises).
 // Extra generic limits (per capability, per cluster of linked accounts) go
