@@ -1,5 +1,6 @@
 #include "gateway/stage_registry.h"
 
+#include "stages/assess/assess_stage.h"
 #include "stages/auth/auth_stage.h"
 #include "stages/limit/limit_stage.h"
 #include "stages/policy/policy_stage.h"
@@ -11,6 +12,7 @@ const std::vector<StageRegistration>& stage_registry() {
       {"auth", [](const StageDeps& d) { return make_auth_stage(d.store, d.mode); }},
       {"limit", [](const StageDeps& d) { return make_limit_stage(d.config, d.clock, d.mode); }},
       {"policy", [](const StageDeps& d) { return make_policy_stage(d.config, d.clock, d.mode); }},
+      {"assess", [](const StageDeps& d) { return make_assess_stage(d.config, d.clock, d.mode); }},
       // Add a stage here: {"name", [](const StageDeps& d) { return make_name_stage(...); }},
   };
   return kStages;
