@@ -10,7 +10,7 @@ pools for experiments, pointed at with a scenario's prompts_dir or
 (Apache-2.0, MIT, CC-BY-4.0, CC0-1.0, CDLA-Sharing-1.0); NON-COMMERCIAL sets are not.
 
 One record per line: {"text", "source", "category"} plus optional "answer" (a real
-reference answer, truncated) and "thread" (later turns of a real multi-turn
+reference answer, truncated), "answer_chars" (its length before truncation) and "thread" (later turns of a real multi-turn
 conversation: [assistant, user, assistant, user, ...]).
 """
 import csv, gzip, json, os, random, sys
@@ -46,8 +46,9 @@ def rec(text, source, category, answer=None, thread=None):
     if not text:
         return None
     r = {"text": text[:MAX_TEXT], "source": source, "category": category}
-    if answer:
+    if answer and answer.strip():
         r["answer"] = answer.strip()[:MAX_ANSWER]
+        r["answer_chars"] = len(answer.strip())  # before the cut: the real response length
     if thread:
         r["thread"] = [t.strip()[:MAX_TEXT // 4] for t in thread]
     return r

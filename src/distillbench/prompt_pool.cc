@@ -97,6 +97,12 @@ Result<std::unique_ptr<PromptPool>> parse_prompt_pool(std::string_view text, con
     json_escape_append(short_src, &e.short_esc);
     e.short_chars = count_chars(short_src);
     e.answer_chars = count_chars(e.answer);
+    e.answer_full_chars = e.answer_chars;
+    if (auto it = o.find("answer_chars"); it != o.end()) {
+      if (!it->value().is_number() || it->value().to_number<double>() < 0)
+        return invalid_argument(where() + "'answer_chars' must be a non-negative number");
+      e.answer_full_chars = static_cast<uint32_t>(it->value().to_number<double>());
+    }
     auto [it, fresh] = source_ids.emplace(source, static_cast<uint16_t>(pool->sources.size()));
     if (fresh) pool->sources.push_back(source);
     e.source_id = it->second;

@@ -1,6 +1,8 @@
 // Prompt pools for distillbench: real prompts (and, where recorded, real
 // answers and later turns of real conversations), one JSONL file per pool:
-//   {"text": str, "source": str, "category": str, "answer"?: str, "thread"?: [str, ...]}
+//   {"text": str, "source": str, "category": str, "answer"?: str, "answer_chars"?: int,
+//    "thread"?: [str, ...]}
+// `answer_chars` is the real answer's length before it was cut for storage.
 // `thread` holds the turns after `text`: assistant, user, assistant, ...
 // Texts are stored pre-escaped for JSON so that writing a record copies bytes.
 // A PromptLibrary loads pools lazily from one directory; not thread-safe.
@@ -35,7 +37,8 @@ struct PromptEntry {
   std::string short_esc;
   uint32_t short_chars = 0;
   uint32_t text_chars = 0;
-  uint32_t answer_chars = 0;
+  uint32_t answer_chars = 0;       // of the stored (cut) answer
+  uint32_t answer_full_chars = 0;  // of the real answer (answer_chars field, else stored)
   uint16_t source_id = 0;
   std::string category;
 };

@@ -12,6 +12,8 @@
 #include <ctime>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <set>
 #include <queue>
 #include <string_view>
 #include <vector>
@@ -365,6 +367,12 @@ class Simulator {
   uint64_t seed_ = 0;
   std::unique_ptr<PromptLibrary> lib_;
   const PromptPool* fallback_answers_ = nullptr;
+  // Real answer lengths (characters) by category, over every loaded pool: the
+  // completion length of a prompt without a recorded answer is drawn from these.
+  std::map<std::string, std::vector<uint32_t>> real_lengths_;
+  std::vector<uint32_t> all_lengths_;
+  std::set<const PromptPool*> seen_pools_;
+  double real_length_tokens(const std::string& category, Rng& rng) const;
   std::vector<CompiledStream> streams_;       // flattened over populations
   std::vector<size_t> pop_stream_begin_;
   std::vector<std::vector<CidrBlock>> pop_blocks_;
@@ -468,12 +476,28 @@ Status Simulator::compile() {
       cs.max_factor = hmax * wmax;
       cs.start_s = spec.start_day * kSecPerDay;
       cs.end_s = spec.end_day < 0 ? period_s_ : std::min(period_s_, spec.end_day * kSecPerDay);
+      for (const auto& src : cs.sources) {
+        if (seen_pools_.insert(src.pool).second) {
+          for (const auto& e : src.pool->entries) {
+            if (e.answer_full_chars == 0) continue;
+            real_lengths_[e.category].push_back(e.answer_full_chars);
+            all_lengths_.push_back(e.answer_full_chars);
+          }
+        }
+      }
       Rng r(mix(seed_, 0x5157 + streams_.size()));
       cs.fixed_system = cs.system_esc.empty() ? 0 : r.below(cs.system_esc.size());
       streams_.push_back(std::move(cs));
     }
   }
   return Status();
+}
+
+double Simulator::real_length_tokens(const std::string& category, Rng& rng) const {
+  auto it = real_lengths_.find(category);
+  const std::vector<uint32_t>& v = it != real_lengths_.end() && it->second.size() >= 5 ? it->second : all_lengths_;
+  if (v.empty()) return category_median_tokens(category);
+  return v[rng.below(v.size())] / 4.0 + 8;
 }
 
 Status Simulator::make_accounts() {
@@ -827,9 +851,9 @@ void Simulator::emit(Actor& a) {
   // Response summary: usage and finish reasons (and the real answer text when kept).
   int64_t prompt_tokens = 4 + prompt_chars / 4;
   int64_t completion_total = 0;
-  double median = spec.response_tokens > 0 ? spec.response_tokens
-                  : entry->answer_chars > 0 ? entry->answer_chars / 4.0 + 8
-                                            : category_median_tokens(entry->category);
+  double median = spec.response_tokens > 0     ? spec.response_tokens
+                  : entry->answer_full_chars > 0 ? entry->answer_full_chars / 4.0 + 8
+                                                 : real_length_tokens(entry->category, rng);
   median *= spec.response_scale;
   o.append(",\"response\":{\"choices\":[");
   for (int c = 0; c < n; ++c) {
