@@ -198,6 +198,7 @@ bool is_decision(const ExchangeRecord& r, const RecordView& v) {
 std::string reason_of(const RecordView& v) {
   std::string out = v.message;
   for (const auto& [stage, note] : v.notes) {
+    if (note == v.message) continue;  // the stage's note is often the reply's message
     if (!out.empty()) out += "; ";
     out += stage + ": " + note;
   }
