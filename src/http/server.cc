@@ -159,6 +159,7 @@ void Connection::close_if_idle() {
 net::awaitable<void> Connection::run() {
   const ServerOptions& opt = server_.options();
   server_.add_connection(worker_, this);
+  bool linger = false;
   while (!server_.stopping()) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt.max_header_bytes));
@@ -205,10 +206,24 @@ net::awaitable<void> Connection::run() {
     Request req = parser.release();
     stream_.expires_never();
     co_await server_.handler().handle(req, too_large, *this);
+    linger = too_large;
     if (!keep_alive_ || client_gone_) break;
   }
   boost::system::error_code ec;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  if (linger && !client_gone_) {
+    // The client may still be sending the body we refused: closing now would
+    // reset the connection and could destroy our 413 before the client reads
+    // it. Drain (bounded in bytes and time) until the client closes.
+    char scratch[16384];
+    size_t drained = 0;
+    stream_.expires_after(std::chrono::seconds(2));
+    while (drained < (8u << 20)) {
+      auto [rec, rn] = co_await stream_.async_read_some(net::buffer(scratch), kNothrow);
+      if (rec) break;
+      drained += rn;
+    }
+  }
   stream_.socket().close(ec);
   server_.remove_connection(worker_, this);
 }
