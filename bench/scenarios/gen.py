@@ -155,7 +155,8 @@ def translation_service(accounts=2, rate=1500):
                 stream=[dict(requests_per_day=rate, rate_sigma=0.3, prompts=prompts([("support", 0.5), ("chat", 0.3), ("multilingual", 0.2)]),
                              templates=TRANSLATE_TEMPLATES, languages=LANGS,
                              system_prompts=["You are a professional translator. Translate faithfully, preserve names, numbers and markup, and output only the translation."],
-                             system_mode="fixed", models=["teacher-1-mini"], temperature=[0.2], max_tokens=[2048])])
+                             system_mode="fixed", models=["teacher-1-mini"], temperature=[0.2], max_tokens=[2048],
+                             response_from_prompt=True, response_sigma=0.2)])
 
 
 JUDGE_TEMPLATES = [

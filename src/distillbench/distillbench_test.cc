@@ -279,6 +279,29 @@ TEST(Simulate, HydraAccountsSplitOneDatasetAndRotateAddresses) {
   EXPECT_GT(multi_ip, ips.size() / 2);
 }
 
+TEST(Simulate, ArrivalsFollowTheDailyShape) {
+  // The "chat" population weighs hours 8-16 (UTC) five times the others: 45 of
+  // 60 weight units, so about 75% of its sessions start then.
+  SimRun r = run_unit("shape", 12);
+  auto labels = parse_labels(r.labels, "labels");
+  ASSERT_TRUE(labels.ok());
+  std::map<std::string, std::string> persona;
+  for (const auto& l : *labels) persona[l.account] = l.attack ? l.campaign : l.persona;
+  size_t day = 0, all = 0;
+  for (const auto& line : lines_of(r.trace)) {
+    auto rec = parse_exchange_record(line);
+    ASSERT_TRUE(rec.ok());
+    if (persona[rec->account] != "chat") continue;
+    int hour = static_cast<int>((rec->ts / kNsPerSec) % 86400 / 3600);
+    day += hour >= 8 && hour < 17;
+    ++all;
+  }
+  ASSERT_GT(all, 500u);
+  double share = static_cast<double>(day) / static_cast<double>(all);
+  EXPECT_GT(share, 0.65);
+  EXPECT_LT(share, 0.85);
+}
+
 TEST(Simulate, UnknownPoolIsAnErrorNamingIt) {
   Scenario sc = unit_scenario();
   sc.populations[0].streams[0].prompts[0].pool = "no_such_pool";

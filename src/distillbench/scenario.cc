@@ -255,6 +255,7 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
       DG_RETURN_IF_ERROR(s.num("response_tokens", &spec.response_tokens, 0, 1e6));
       DG_RETURN_IF_ERROR(s.num("response_sigma", &spec.response_sigma, 0, 4));
       DG_RETURN_IF_ERROR(s.num("response_scale", &spec.response_scale, 0.01, 100));
+      DG_RETURN_IF_ERROR(s.boolean("response_from_prompt", &spec.response_from_prompt));
       if (spec.end_day >= 0 && spec.end_day <= spec.start_day)
         return s.error_at(stt.get("end_day"), "end_day", "must be after start_day");
       if (spec.context_items[1] < spec.context_items[0])

@@ -75,6 +75,7 @@ struct StreamSpec {
   double response_tokens = 0;   // median completion tokens; 0: from the prompt's answer/category
   double response_sigma = 0.5;  // lognormal spread of completion length
   double response_scale = 1.0;  // e.g. 2.5 for "explain every step"
+  bool response_from_prompt = false;  // completion about as long as the prompt (translation)
 };
 
 struct PopulationSpec {

@@ -851,7 +851,8 @@ void Simulator::emit(Actor& a) {
   // Response summary: usage and finish reasons (and the real answer text when kept).
   int64_t prompt_tokens = 4 + prompt_chars / 4;
   int64_t completion_total = 0;
-  double median = spec.response_tokens > 0     ? spec.response_tokens
+  double median = spec.response_from_prompt    ? entry->text_chars / 4.0 + 4
+                  : spec.response_tokens > 0     ? spec.response_tokens
                   : entry->answer_full_chars > 0 ? entry->answer_full_chars / 4.0 + 8
                                                  : real_length_tokens(entry->category, rng);
   median *= spec.response_scale;
