@@ -66,6 +66,15 @@ function actionBadge(a) {
   const cls = a === "allow" ? "ok" : a === "block" ? "bad" : "warn";
   return h("span", { class: `badge ${cls}` }, a);
 }
+// The record's action, or "refused" when the gateway answered the request
+// itself (401/403/429/...) while the policy's action stayed allow.
+function outcomeBadge(action, code) {
+  if (action === "allow" && code) {
+    const b = h("span", { class: "badge warn", title: `action allow; refused with ${code}` }, "refused");
+    return b;
+  }
+  return actionBadge(action);
+}
 function statusBadge(st) {
   if (st === null || st === undefined || st === 0) return h("span", { class: "muted" }, "—");
   return h("span", { class: `badge ${st >= 500 ? "bad" : st >= 400 ? "warn" : "ok"}` }, String(st));
@@ -165,7 +174,7 @@ async function viewAccounts(root) {
     h("td", null, a.disabled ? h("span", { class: "badge bad" }, "disabled") : h("span", { class: "badge ok" }, "active")),
     h("td", { class: "num" }, num(a.requests)),
     h("td", { class: "num" }, num(a.refusals)),
-    h("td", null, actionBadge(a.last_action), a.last_code ? h("span", { class: "muted mono" }, ` ${a.last_code}`) : null),
+    h("td", null, outcomeBadge(a.last_action, a.last_code), a.last_code ? h("span", { class: "muted mono" }, ` ${a.last_code}`) : null),
     h("td", { title: fmtTime(a.last_seen) }, ago(a.last_seen)),
     h("td", null, riskCell(a.risk)),
     h("td", null, verdictBadge(a.verdict)),
@@ -184,7 +193,7 @@ function decisionsTable(list) {
   const rows = list.map((d) => h("tr", null,
     h("td", { class: "mono", title: d.ts }, fmtTime(d.ts)),
     h("td", null, d.account === "-" ? h("span", { class: "muted" }, "(no account)") : h("a", { href: `#/account/${encodeURIComponent(d.account)}`, class: "mono" }, d.account)),
-    h("td", null, actionBadge(d.action), d.shadow ? h("span", { class: "badge" }, "shadow") : null),
+    h("td", null, outcomeBadge(d.action, d.code), d.shadow ? h("span", { class: "badge" }, "shadow") : null),
     h("td", null, statusBadge(d.status)),
     h("td", { class: "mono" }, d.code ?? ""),
     h("td", { class: "num" }, d.live_risk === null ? "—" : d.live_risk.toFixed(2)),
@@ -279,7 +288,7 @@ async function viewAccount(root, id) {
       h("td", { class: "mono" }, e.endpoint + (e.stream ? " (stream)" : "")),
       h("td", { class: "mono" }, e.model),
       h("td", null, statusBadge(e.status), e.code ? h("span", { class: "muted mono" }, ` ${e.code}`) : null),
-      h("td", null, actionBadge(e.action)),
+      h("td", null, outcomeBadge(e.action, e.code)),
       h("td", { class: "num" }, e.prompt_tokens === null ? "—" : `${num(e.prompt_tokens)} → ${num(e.completion_tokens)}`),
       h("td", { class: "prompt" }, e.prompt || (e.message ?? "")))),
     "No exchanges recorded for this account.");

@@ -51,6 +51,11 @@ try {
   await page.click('#nav a[data-view="decisions"]');
   await page.waitForFunction(() => document.querySelector("#view").textContent.includes("rate_limit_exceeded"));
   step("decisions feed lists rate_limit_exceeded");
+  await page.screenshot({ path: path.join(out, "decisions.png"), fullPage: true });
+  await page.click('#nav a[data-view="clusters"]');
+  await page.waitForFunction(() => document.querySelector("#view").textContent.includes("Clusters"));
+  await page.screenshot({ path: path.join(out, "clusters.png"), fullPage: true });
+  step("clusters view");
 
   // Account page: risk chart and recent exchanges.
   await page.goto(`${base}/dashboard#/account/mallory`);
