@@ -13,8 +13,12 @@ import common
 import harvest
 import ngram
 
-harvested, stats = common.watermark(harvest.ours(), common.ATTACKER, 1.0, trace=True)
-print("trace harvest:", stats, file=sys.stderr, flush=True)
+import os
+if os.environ.get("HARVEST"):  # e.g. what an account received through the gateway (gateway_campaign.sh)
+    harvested = [json.loads(l) for l in open(os.environ["HARVEST"])]
+else:
+    harvested, stats = common.watermark(harvest.ours(), common.ATTACKER, 1.0, trace=True)
+    print("trace harvest:", stats, file=sys.stderr, flush=True)
 lm = ngram.TrigramLM().train([r["response"] for r in harvested])
 lock = threading.Lock()
 rng = random.Random(5)
