@@ -367,6 +367,8 @@ TEST(Scenario, RejectsBadTypesAndValuesNamingTheKey) {
   expect_rejected(t, "population[2].stream[0].order: must be one of", line_of(t, "shuffled"));
   t = with_replaced("hourly = [1,1,1,1,1,1,1,1,5,5,5,5,5,5,5,5,5,1,1,1,1,1,1,1]", "hourly = [1,2,3]");
   expect_rejected(t, "population[0].stream[0].hourly: must have 24 values", 0);
+  t = with_replaced("ip_blocks = [\"34.64.0.0/10\"]", "ip_blocks = [\"34.64.0.0\"]");
+  expect_rejected(t, "population[1].ip_blocks: '34.64.0.0' is not an IPv4 CIDR block", line_of(t, "\"34.64.0.0\""));
   t = with_replaced("kind = \"campaign\"", "kind = \"attack\"");
   expect_rejected(t, "population[2].kind", 0);
   t = with_replaced("start = \"2026-02-02T00:00:00Z\"", "start = \"yesterday\"");

@@ -1,5 +1,6 @@
 #include "distillbench/scenario.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -213,6 +214,13 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
     DG_RETURN_IF_ERROR(p.num_list("pivot_delay_hours", &pop.pivot_delay_hours, 0, 1e5, 2, 2));
     DG_RETURN_IF_ERROR(p.num("pivot_traffic", &pop.pivot_traffic, 0, 1));
     if (pop.ip_blocks.empty()) return p.error_at(nullptr, "ip_blocks", "missing required key");
+    for (const auto& b : pop.ip_blocks) {
+      unsigned a1, a2, a3, a4, len;
+      char tail;
+      if (std::sscanf(b.c_str(), "%u.%u.%u.%u/%u%c", &a1, &a2, &a3, &a4, &len, &tail) != 5 || a1 > 255 ||
+          a2 > 255 || a3 > 255 || a4 > 255 || len < 8 || len > 32)
+        return p.error_at(pt.get("ip_blocks"), "ip_blocks", "'" + b + "' is not an IPv4 CIDR block a.b.c.d/8..32");
+    }
     if (pop.user_agents.empty()) return p.error_at(nullptr, "user_agents", "missing required key");
     DG_ASSIGN_OR_RETURN(const toml::array* streams, p.tables("stream"));
     if (!streams || streams->empty()) return p.error_at(nullptr, "stream", "missing required key (at least one [[" + path + ".stream]])");
