@@ -707,6 +707,12 @@ std::optional<AdminResponse> AdminApi::answer_without_data(const AdminRequest& r
   return std::nullopt;
 }
 
+bool AdminApi::catch_up() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (!impl_->sync().ok()) return false;  // retried on the next call
+  return impl_->synced_seq < impl_->last_seq;
+}
+
 AdminResponse AdminApi::handle(const AdminRequest& request) {
   if (auto quick = answer_without_data(request, impl_->options.admin_token)) return std::move(*quick);
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -28,7 +28,8 @@
 // deterministic on record time, so the replica gives the verdicts the live
 // engine gives (DESIGN: "one engine, two feeds"). Each call first catches up
 // on new audit entries, at most `max_sync_per_call` of them (so one call stays
-// short on a large log; "engine.catching_up" says when it is behind).
+// short on a large log; "engine.catching_up" says when it is behind), and the
+// admin thread keeps catching up in steps of that size between calls.
 // Decisions are kept in a bounded ring (`decisions_kept`); per-account figures
 // are a fixed-size struct per account; recent exchanges are read on demand
 // with LIMIT through the (account, seq) index.
@@ -77,7 +78,7 @@ struct AdminOptions {
   std::string admin_token;          // "" = admin API disabled (everything 404)
   std::string audit_path;           // SQLite audit database ("" = no audit data)
   engine::EngineConfig engine;      // the replica's config ([engine] section)
-  int64_t max_sync_per_call = 20000;  // audit entries replayed per call at most
+  int64_t max_sync_per_call = 5000;   // audit entries replayed per call / catch-up step at most
   size_t decisions_kept = 2000;       // ring of recent decisions
   int recent_exchanges = 50;          // per account page
 };
@@ -98,6 +99,11 @@ class AdminApi {
 
   // The whole API (see the header comment). Blocks on SQLite; thread-safe.
   AdminResponse handle(const AdminRequest& request);
+
+  // Replays one batch of new audit entries (at most max_sync_per_call) into the
+  // engine replica; true while the replica is still behind the log's last seq.
+  // For the admin thread's background catch-up between calls. Thread-safe.
+  bool catch_up();
 
   // The answers that need no data: 404 when disabled or unknown, 401 without
   // the token, the dashboard's files, 405. nullopt: an authorized API call

@@ -274,6 +274,16 @@ TEST_F(AdminApiTest, SyncIsBoundedPerCallAndCatchesUp) {
   EXPECT_EQ(row_for(third, "alice")->at("requests").as_int64(), 5);
 }
 
+TEST_F(AdminApiTest, CatchUpStepsUntilTheReplicaReachesTheLog) {
+  auto api = make_api(kToken, 3);
+  EXPECT_TRUE(api->catch_up());   // 3 of 8
+  EXPECT_TRUE(api->catch_up());   // 6 of 8
+  EXPECT_FALSE(api->catch_up());  // 8 of 8
+  auto body = body_of(call(*api, "GET", "/admin/accounts"));
+  EXPECT_EQ(body.at("engine").as_object().at("synced_seq").as_int64(), 8);
+  EXPECT_FALSE(api->catch_up());
+}
+
 TEST_F(AdminApiTest, ClustersEndpointAnswersAList) {
   auto api = make_api();
   AdminResponse r = call(*api, "GET", "/admin/clusters");

@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <map>
@@ -44,7 +45,20 @@ class AdminService {
       }
       api_ = std::move(api).value();
     }
-    return api_->handle(req);
+    AdminResponse r = api_->handle(req);
+    schedule_catch_up();
+    return r;
+  }
+
+  // Keeps replaying the audit log in bounded steps on this thread while the
+  // replica is behind; a request queued meanwhile runs between two steps.
+  void schedule_catch_up() {
+    if (catching_up_) return;
+    catching_up_ = true;
+    net::post(ioc_, [this] {
+      catching_up_ = false;
+      if (api_ && api_->catch_up()) schedule_catch_up();
+    });
   }
 
  private:
@@ -53,6 +67,7 @@ class AdminService {
   net::executor_work_guard<net::io_context::executor_type> guard_;
   std::thread thread_;
   std::unique_ptr<AdminApi> api_;
+  bool catching_up_ = false;  // a catch-up step is queued (admin thread only)
 };
 
 AdminService& service_for(const Config& config) {
