@@ -58,8 +58,8 @@ def prompts(pairs, **kw):
 # --- personas ---------------------------------------------------------------
 def consumer_chat(accounts=300, rate=6):
     return dict(name="consumer_chat", kind="persona", accounts=accounts, created_days=[-700, -1],
-                ip_blocks=RESIDENTIAL, ips_per_account=[1, 3], user_agents=SDK_UAS[:4] + BROWSER_UAS,
-                headers_fp_variants=3, pivot_share=0.15, pivot_delay_hours=[12, 300], pivot_traffic=0.6,
+                ip_blocks=RESIDENTIAL, ips_per_account=[1, 3], session_ip_share=0.3,
+                user_agents=SDK_UAS[:4] + BROWSER_UAS, headers_fp_variants=3, pivot_share=0.15, pivot_delay_hours=[12, 300], pivot_traffic=0.6,
                 stream=[dict(requests_per_day=rate, rate_sigma=1.0, hourly=HUMAN, weekly=WEEK_HUMAN,
                              utc_offsets=TZ_WORLD, multi_turn=0.45, turns_mean=3.5, think_seconds=[20, 240],
                              prompts=prompts([("threads", 0.35), ("chat", 0.5), ("code", 0.05), ("math", 0.05),
@@ -202,6 +202,7 @@ def hydra(accounts=600, rate=12, created_day=-10, templates=None, name="hydra"):
                 ip_blocks=RESIDENTIAL, ip_mode="rotating", user_agents=SDK_UAS[:4] + BROWSER_UAS[:2], ua_mode="rotate",
                 headers_fp_variants=2,
                 stream=[dict(requests_per_day=rate, rate_sigma=0.4, hourly=HUMAN, weekly=WEEK_HUMAN, utc_offsets=TZ_WORLD,
+                             multi_turn=0.1, turns_mean=2, system_prompts=["You are a helpful assistant."], system_prob=0.2,
                              order="split", prompts=prompts([("math", 0.3), ("code", 0.3), ("tasks", 0.1), ("graded", 0.3)]),
                              templates=templates or EXTRACT_TEMPLATES[1:], template_prob=0.8,
                              models=["teacher-1"], temperature=[0.6, 0.7, 0.8, 1.0], max_tokens=[0, 0, 2048, 4096],
@@ -265,7 +266,7 @@ def logprob_harvest(accounts=4, rate=400):
 
 def slow_low(accounts=4, rate=30):
     return dict(name="slow_low", kind="campaign", persona="consumer_chat", accounts=accounts, created_days=[-200, -60],
-                ip_blocks=RESIDENTIAL, ips_per_account=[1, 2], user_agents=SDK_UAS[:4] + BROWSER_UAS,
+                ip_blocks=RESIDENTIAL, ips_per_account=[1, 2], session_ip_share=0.3, user_agents=SDK_UAS[:4] + BROWSER_UAS,
                 stream=[dict(requests_per_day=rate, rate_sigma=0.3, hourly=HUMAN, weekly=WEEK_HUMAN, utc_offsets=[-5],
                              multi_turn=0.1, turns_mean=2, prompts=prompts(BROAD), templates=EXTRACT_TEMPLATES,
                              template_prob=0.5, models=["teacher-1", "teacher-1-mini"], temperature=[0.7, 1.0],

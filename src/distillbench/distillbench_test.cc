@@ -72,6 +72,7 @@ name = "chat"
 kind = "persona"
 accounts = 30
 ip_blocks = ["73.0.0.0/10"]
+session_ip_share = 0.5
 user_agents = ["OpenAI/Python 1.51.0", "OpenAI/JS 4.67.3"]
   [[population.stream]]
   requests_per_day = 20

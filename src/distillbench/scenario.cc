@@ -207,6 +207,7 @@ Result<Scenario> parse_scenario(std::string_view text, const std::string& origin
     DG_RETURN_IF_ERROR(p.str_list("ip_blocks", &pop.ip_blocks, 1));
     DG_RETURN_IF_ERROR(p.oneof("ip_mode", &pop.ip_mode, {"per_account", "rotating"}));
     DG_RETURN_IF_ERROR(p.int_list("ips_per_account", &pop.ips_per_account, 1, 1000, 2, 2));
+    DG_RETURN_IF_ERROR(p.num("session_ip_share", &pop.session_ip_share, 0, 1));
     DG_RETURN_IF_ERROR(p.str_list("user_agents", &pop.user_agents, 1));
     DG_RETURN_IF_ERROR(p.oneof("ua_mode", &pop.ua_mode, {"per_account", "rotate"}));
     DG_RETURN_IF_ERROR(p.integer("headers_fp_variants", &pop.headers_fp_variants, 1, 1000));

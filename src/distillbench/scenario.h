@@ -89,6 +89,9 @@ struct PopulationSpec {
   std::vector<std::string> ip_blocks;  // IPv4 CIDR blocks
   std::string ip_mode = "per_account";  // per_account | rotating
   std::vector<int> ips_per_account = {1, 2};
+  // Share of accounts (per_account mode) whose address changes at every new
+  // session (mobile carriers, CGNAT, VPN users): legitimate address churn.
+  double session_ip_share = 0;
   std::vector<std::string> user_agents;
   std::string ua_mode = "per_account";  // per_account | rotate
   int headers_fp_variants = 1;

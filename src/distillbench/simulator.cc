@@ -293,6 +293,7 @@ struct Account {
   uint32_t ua = 0;
   std::string headers_fp;
   int64_t pivot_ms = std::numeric_limits<int64_t>::max();
+  bool session_ip = false;  // a new address at every session (ips[0] is the current one)
   uint32_t population = 0;
   uint64_t exchanges = 0;
 };
@@ -373,6 +374,7 @@ class Simulator {
   std::vector<uint32_t> all_lengths_;
   std::set<const PromptPool*> seen_pools_;
   double real_length_tokens(const std::string& category, Rng& rng) const;
+  uint32_t random_address(uint32_t population, Rng& rng) const;
   std::vector<CompiledStream> streams_;       // flattened over populations
   std::vector<size_t> pop_stream_begin_;
   std::vector<std::vector<CidrBlock>> pop_blocks_;
@@ -493,6 +495,13 @@ Status Simulator::compile() {
   return Status();
 }
 
+uint32_t Simulator::random_address(uint32_t population, Rng& rng) const {
+  const auto& cum = pop_block_cum_[population];
+  uint64_t x = rng.below(cum.back());
+  size_t b = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), x) - cum.begin());
+  return pop_blocks_[population][b].base + static_cast<uint32_t>(x - (b ? cum[b - 1] : 0));
+}
+
 double Simulator::real_length_tokens(const std::string& category, Rng& rng) const {
   auto it = real_lengths_.find(category);
   const std::vector<uint32_t>& v = it != real_lengths_.end() && it->second.size() >= 5 ? it->second : all_lengths_;
@@ -530,6 +539,8 @@ Status Simulator::make_accounts() {
         uint64_t off = x - (b ? cum[b - 1] : 0);
         acc.ips.push_back(blocks[b].base + static_cast<uint32_t>(off));
       }
+      acc.session_ip = rng.bernoulli(pop.session_ip_share);
+      if (acc.session_ip) acc.ips.resize(1);
       acc.ua = pop_ua_begin_[p] + static_cast<uint32_t>(rng.below(pop.user_agents.size()));
       uint64_t variant = rng.below(static_cast<uint64_t>(pop.headers_fp_variants));
       acc.headers_fp = hex(hash64(pop.user_agents[acc.ua - pop_ua_begin_[p]], variant), 16);
@@ -702,6 +713,7 @@ void Simulator::emit(Actor& a) {
                        ? 2 + static_cast<int>(rng.exponential(std::max(0.01, spec.turns_mean - 2.0)))
                        : 1;
     a.session_has_system = a.has_system;
+    if (acc.session_ip) acc.ips[0] = random_address(acc.population, rng);
     if (spec.system_mode == "per_request" && !cs.system_esc.empty()) {
       a.system_idx = rng.below(cs.system_esc.size());
       a.session_has_system = rng.bernoulli(spec.system_prob);
@@ -769,10 +781,7 @@ void Simulator::emit(Actor& a) {
   o.append("\",\"ip\":\"");
   const PopulationSpec& pop = sc_.populations[acc.population];
   if (pop.ip_mode == "rotating") {
-    const auto& cum = pop_block_cum_[acc.population];
-    uint64_t x = rng.below(cum.back());
-    size_t b = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), x) - cum.begin());
-    append_ip(&o, pop_blocks_[acc.population][b].base + static_cast<uint32_t>(x - (b ? cum[b - 1] : 0)));
+    append_ip(&o, random_address(acc.population, rng));
   } else {
     append_ip(&o, acc.ips[acc.ips.size() == 1 ? 0 : rng.below(acc.ips.size())]);
   }
