@@ -14,11 +14,34 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "config/config.h"
+#include "defend/policy.h"
+#include "distillguard/clock.h"
+#include "store/sqlite/sqlite_account_store.h"
 #include "defend/canary.h"
 #include "defend/probe.h"
 
 namespace dg::cli {
 namespace {
+
+// --config: the master secret from [policy] watermark_master_key_file (or the
+// environment) and every account of the store. Returns false after printing an error.
+bool from_config(const std::string& path, std::string* secret, std::vector<std::string>* accounts, const char* cmd) {
+  auto cfg = load_config_file(path);
+  if (!cfg.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, cfg.status().to_string().c_str()), false;
+  auto pol = defend::PolicyConfig::from_config(*cfg);
+  if (!pol.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, pol.status().to_string().c_str()), false;
+  if (secret->empty()) *secret = pol->master_secret;
+  SqliteAccountStoreOptions o;
+  o.path = cfg->storage.sqlite_path;
+  o.poll_interval = 0;
+  auto store = open_sqlite_account_store(o, SystemClock::instance());
+  if (!store.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, store.status().to_string().c_str()), false;
+  auto list = (*store)->list_accounts();
+  if (!list.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, list.status().to_string().c_str()), false;
+  for (const auto& a : *list) accounts->push_back(a.name);
+  return true;
+}
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
@@ -59,7 +82,8 @@ Result<std::string> ask(const std::string& host, const std::string& port, const 
 
 int run_probe(int argc, char** argv) {
   CLI::App app{"Probe a suspect model for canaries and watermarks"};
-  std::string target, key, model = "default", master_file, accounts_file, registry, out_file, format = "text";
+  std::string target, key, model = "default", master_file, accounts_file, registry, out_file, format = "text",
+      config_path;
   size_t per_kind = 10;
   int max_tokens = 400;
   app.add_option("--target", target, "base URL of the suspect API, e.g. http://127.0.0.1:9000")->required();
@@ -68,6 +92,7 @@ int run_probe(int argc, char** argv) {
   app.add_option("--master-key-file", master_file, "master secret (default: $DG_WATERMARK_MASTER_KEY)");
   app.add_option("--accounts", accounts_file, "accounts whose signatures/keys to test (one per line)");
   app.add_option("--registry", registry, "canary registry (SQLite) to take signatures from");
+  app.add_option("--config", config_path, "every account of the store and the [policy] master key");
   app.add_option("--per-kind", per_kind, "prompts per canary kind (default 10, max 20)");
   app.add_option("--max-tokens", max_tokens, "max_tokens per answer");
   app.add_option("--answers-out", out_file, "write the answers (JSONL) here");
@@ -104,10 +129,13 @@ int run_probe(int argc, char** argv) {
       accounts.push_back(r.account);
     }
   }
+  std::string config_secret;
+  if (!config_path.empty() && !from_config(config_path, &config_secret, &accounts, "probe")) return 2;
   std::sort(accounts.begin(), accounts.end());
   accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
   if (!accounts.empty()) {
-    auto secret = defend::load_master_secret(master_file);
+    auto secret = master_file.empty() && !config_secret.empty() ? Result<std::string>(config_secret)
+                                                                : defend::load_master_secret(master_file);
     if (secret.ok()) {
       for (const auto& a : accounts) {
         vopt.keys.push_back({a, defend::derive_account_key(*secret, a)});
