@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -19,16 +20,21 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
+void stop_all_services();
+
 // The admin thread and the AdminApi it owns (opened on that thread).
 class AdminService {
  public:
   explicit AdminService(const Config& config) : config_(config), guard_(ioc_.get_executor()) {
     thread_ = std::thread([this] { ioc_.run(); });
   }
-  ~AdminService() {
+  ~AdminService() { stop(); }
+  // Stops the admin thread (a step in progress finishes first). Idempotent;
+  // not from the admin thread.
+  void stop() {
     guard_.reset();
     ioc_.stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   net::io_context& context() { return ioc_; }
 
@@ -44,6 +50,11 @@ class AdminService {
         return r;
       }
       api_ = std::move(api).value();
+      // The engine uses function-local statics (its builtin classifier) built
+      // just now by open(); registered after them, this handler runs before
+      // they are destroyed at exit, so no step can touch them afterwards.
+      static std::once_flag once;
+      std::call_once(once, [] { std::atexit(stop_all_services); });
     }
     AdminResponse r = api_->handle(req);
     schedule_catch_up();
@@ -70,13 +81,25 @@ class AdminService {
   bool catching_up_ = false;  // a catch-up step is queued (admin thread only)
 };
 
-AdminService& service_for(const Config& config) {
+std::mutex& services_mu() {
   static std::mutex mu;
-  static std::map<std::string, std::unique_ptr<AdminService>> services;
+  return mu;
+}
+std::map<std::string, std::unique_ptr<AdminService>>& services() {
+  static std::map<std::string, std::unique_ptr<AdminService>> m;
+  return m;
+}
+
+void stop_all_services() {
+  std::lock_guard<std::mutex> lock(services_mu());
+  for (auto& [key, svc] : services()) svc->stop();
+}
+
+AdminService& service_for(const Config& config) {
   const std::string key = config.storage.sqlite_path + '\n' +
                           config.audit.effective_sqlite_path(config.storage) + '\n' + config.server.admin_token;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& s = services[key];
+  std::lock_guard<std::mutex> lock(services_mu());
+  auto& s = services()[key];
   if (!s) s = std::make_unique<AdminService>(config);
   return *s;
 }
