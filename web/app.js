@@ -182,7 +182,8 @@ async function viewAccounts(root) {
     h("td", null, toggleButton(a, render))));
 
   root.replaceChildren(stats, h("div", { class: "card" },
-    h("div", { class: "toolbar" }, h("h2", null, "Accounts ", h("span", { class: "muted" }, "by risk")), h("span", { class: "muted" }, ""), filter),
+    h("div", { class: "toolbar" }, h("h2", null, "Accounts ", h("span", { class: "muted" }, "by risk")), filter,
+      accts.length < data.total ? h("span", { class: "muted" }, `showing the ${accts.length} riskiest of ${num(data.total)}`) : null),
     table([["Account"], ["Tier"], ["Status"], ["Requests", "num"], ["Refusals", "num"], ["Last action"], ["Last seen"], ["Risk"], ["Verdict"], ["Cluster"], [""]],
       rows, "No accounts yet. Create one with: distillguard accounts create NAME")));
 }
