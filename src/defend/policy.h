@@ -28,8 +28,9 @@
 //   max_tracked_accounts = 1e6  ladder state bound
 //
 // Thread-safety: PolicyLadder::decide() is thread-safe (sharded locks);
-// memory is bounded by max_tracked accounts (oldest-seen shard entries are
-// dropped when a shard is full; a dropped account restarts from allow).
+// memory is bounded by max_tracked accounts (when a shard is full an arbitrary
+// entry of it is dropped; a dropped account restarts from allow, and climbs
+// back at once on its next request if its risk is still high).
 #pragma once
 
 #include <array>
