@@ -15,25 +15,26 @@ namespace {
 // explanation only (timing is under the attacker's control; volume and breadth
 // act through their products).
 constexpr SignalInfo kSignals[kSignalCount] = {
-    {"capability_coverage", 1.4},
+    {"capability_coverage", 0.6},
     {"distinct_prompts", 0.0},
     {"wide_harvest", 0.0},
-    {"cot_elicitation", 4.8},
-    {"rubric_grading", 4.7},
-    {"logprob_harvest", 3.6},
-    {"multi_sample", 1.1},
+    {"cot_elicitation", 4.3},
+    {"rubric_grading", 1.9},
+    {"logprob_harvest", 5.2},
+    {"multi_sample", 1.6},
     {"deterministic_sampling", 0.0},
-    {"single_turn", 2.8},
-    {"no_system_prompt", 0.3},
+    {"single_turn", 3.1},
+    {"no_system_prompt", 1.2},
     {"fixed_system_prompt", -3.2},
     {"round_the_clock", 0.0},
     {"regular_timing", 0.0},
     {"templated_prompts", 0.0},
-    {"benchmark_items", 0.2},
-    {"linked_accounts", 0.0},
-    {"bare_wide_prompts", 4.4},
-    {"bare_wide_volume", 1.3},
-    {"rotating_addresses", 8.5},
+    {"benchmark_items", 0.1},
+    {"linked_accounts", 0.9},
+    {"bare_wide_prompts", 1.8},
+    {"bare_wide_volume", 0.0},
+    {"rotating_addresses", 8.1},
+    {"fixed_prompt_template", -6.8},
 };
 constexpr double kBias = -4.5;
 
@@ -108,8 +109,9 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
   v[kSigClusterSize] = cluster_size > 1 ? clamp01(std::log10(static_cast<double>(cluster_size)) / 3.0) : 0.0;
   v[kSigBareWide] = v[kSigBreadth] * v[kSigSingleTurn] * v[kSigNoSystem];
   v[kSigBareWideVolume] = v[kSigBareWide] * v[kSigVolume];
-  if (p.ips.estimate() > 0 && n >= 5)
-    v[kSigRotatingAddresses] = conf(n, 10) * clamp01((std::min(n, p.blocks.estimate()) / n - 0.1) / 0.5);
+  v[kSigFixedFrame] = conf(n, 20) * clamp01((p.template_share() - 0.3) / 0.5);
+  if (p.ips.estimate() > 0 && n >= 10)
+    v[kSigRotatingAddresses] = conf(n, 30) * clamp01((std::min(n, p.blocks.estimate()) / n - 0.1) / 0.5);
   for (auto& x : v) x = clamp01(x);
   return v;
 }
@@ -149,6 +151,7 @@ std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cl
       case kSigClusterSize: d = fmt::format("{} linked accounts scored as one actor", cluster_size); break;
       case kSigBareWide: d = "wide-ranging single-turn prompts without any application context (no system prompt)"; break;
       case kSigBareWideVolume: d = "many such context-free prompts across the capability spectrum"; break;
+      case kSigFixedFrame: d = pct(p.template_share()) + " of prompts use one fixed template, like a single application or pipeline"; break;
       case kSigRotatingAddresses: d = fmt::format("about {:.0f} address blocks for {} requests (rotating proxies)", std::min(n, p.blocks.estimate()), p.n); break;
     }
     out.push_back({kSignals[i].name, v[i], c, std::move(d)});

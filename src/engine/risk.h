@@ -39,6 +39,7 @@ enum SignalId : int {
   kSigBareWide,        // breadth x single-turn x no system prompt: wide, context-free prompts
   kSigBareWideVolume,  // the same, times volume
   kSigRotatingAddresses,  // a new address block on most requests (proxy rotation)
+  kSigFixedFrame,         // one prompt template on most requests (application shape)
   kSignalCount
 };
 
@@ -65,8 +66,8 @@ struct Reason {
 std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size = 1);
 
 struct Thresholds {
-  double suspicious = 0.5;
-  double attack = 0.85;
+  double suspicious = 0.4;
+  double attack = 0.6;
 };
 Verdict verdict_for(double risk, const Thresholds& t);
 

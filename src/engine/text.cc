@@ -134,7 +134,7 @@ TemplateKeys template_keys(std::string_view t) {
   for (uint32_t j = 0; j < nt; ++j) hs = mix(hs, tail[(count - nt + j) % kFrame]);
   hw = mix(mix(hw, hp), hs);
   k.whole = hw | 1;
-  auto boiler = [](const Seg& s) { return s.tokens >= 3 && s.tokens <= 16 && s.literal >= 3; };
+  auto boiler = [](const Seg& s) { return s.tokens >= 3 && s.tokens <= 40 && s.literal >= 3; };
   if (segments > 1) {
     if (boiler(first)) k.prefix = mix(first.h, 0xa1) | 1;
     if (boiler(last)) k.suffix = mix(last.h, 0xa2) | 1;

@@ -43,8 +43,8 @@ void for_each_token(std::string_view lower, Fn&& fn) {
 // A prompt with its variable parts masked. Numbers, quoted spans, code blocks,
 // capitalised words inside a sentence (names), and over-long tokens become
 // placeholders. A template is the boilerplate around the variable content: the
-// first and the last segment (split at . ? ! : and newlines) when short and
-// mostly literal words ("Question: {q}\nAnswer in detail:"). The variable
+// first and the last segment (split at . ? ! : and newlines) when at most 40
+// tokens and mostly literal words ("Question: {q}\nAnswer in detail:"). The variable
 // middle of a long prompt (the "long tail") is dropped.
 struct TemplateKeys {
   uint64_t prefix = 0;   // hash of the opening boilerplate segment (0 if none)

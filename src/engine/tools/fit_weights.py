@@ -18,8 +18,8 @@ import collections, json, math, random, sys
 NAMES = ["capability_coverage", "distinct_prompts", "wide_harvest", "cot_elicitation", "rubric_grading",
          "logprob_harvest", "multi_sample", "deterministic_sampling", "single_turn", "no_system_prompt",
          "fixed_system_prompt", "round_the_clock", "regular_timing", "templated_prompts", "benchmark_items",
-         "linked_accounts", "bare_wide_prompts", "bare_wide_volume", "rotating_addresses"]
-NEG = {"fixed_system_prompt"}
+         "linked_accounts", "bare_wide_prompts", "bare_wide_volume", "rotating_addresses", "fixed_prompt_template"]
+NEG = {"fixed_system_prompt", "fixed_prompt_template"}
 # Signals kept out of the score (explanations only): timing is under the
 # attacker's control and a batch job is regular too.
 ZERO = {"regular_timing", "round_the_clock"}
