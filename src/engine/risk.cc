@@ -110,7 +110,9 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
   v[kSigBareWide] = v[kSigBreadth] * v[kSigSingleTurn] * v[kSigNoSystem];
   v[kSigBareWideVolume] = v[kSigBareWide] * v[kSigVolume];
   v[kSigFixedFrame] = conf(n, 20) * clamp01((p.template_share() - 0.3) / 0.5);
-  if (p.ips.estimate() > 0 && n >= 10)
+  // Address rotation alone is what a phone on a mobile network looks like; it
+  // is evidence only for a group of linked accounts sharing the behaviour.
+  if (cluster_size >= 3 && p.ips.estimate() > 0 && n >= 10)
     v[kSigRotatingAddresses] = conf(n, 30) * clamp01((std::min(n, p.blocks.estimate()) / n - 0.1) / 0.5);
   for (auto& x : v) x = clamp01(x);
   return v;
