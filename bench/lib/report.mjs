@@ -45,6 +45,18 @@ p();
 for (const [k, v] of Object.entries(r.notes || {})) p(`**${names[k] || k}**: ${v}`);
 if (Object.keys(r.notes || {}).length) p();
 
+if (nginx && (by['dg-on'] || by['dg-off'])) {
+  const parts = [];
+  for (const k of ['dg-on', 'dg-off']) {
+    const t = by[k];
+    if (!t) continue;
+    parts.push(`with every stage ${k === 'dg-on' ? 'on' : 'off'}, distillguard spent ${cpu(t, 'c32').toFixed(1)} µs of CPU per ` +
+      `request (${(cpu(t, 'c32') / cpu(nginx, 'c32')).toFixed(1)}× nginx's ${cpu(nginx, 'c32').toFixed(1)} µs) and added ` +
+      `${signed(direct ? t.c1.p50_us - direct.c1.p50_us : null)} p50 at one connection (nginx: ${signed(direct ? nginx.c1.p50_us - direct.c1.p50_us : null)})`);
+  }
+  p(`**Summary.** In this run, ${parts.join('; ')}. CPU per request is the figure least disturbed by a shared machine.`);
+  p();
+}
 p('## Throughput, 32 connections (non-streaming)');
 p();
 p('| target | req/s | vs nginx | p50 | p99 | CPU / request | CPU vs nginx | errors |');
