@@ -185,7 +185,8 @@ net::awaitable<void> Connection::run() {
       }
       break;
     }
-    auto cl = parser.content_length();
+    // (After a body_limit error the header may not be marked done.)
+    auto cl = too_large ? boost::none : parser.content_length();
     if (too_large || (cl && *cl > opt.max_body_bytes)) {
       too_large = true;
     } else if (!parser.is_done()) {
