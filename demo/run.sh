@@ -4,8 +4,13 @@
 # 127.0.0.1:8000; other free ports only if those are busy), creates a few
 # accounts and keys with the CLI, sends real prompts from data/teacher through the
 # gateway with the official `openai` client (demo/traffic.mjs: some streamed, one
-# account pushed past its limits), then prints per account requests, tokens and
-# refusals, where the audit log and metrics are, and `audit verify`'s verdict.
+# account pushed past its limits) next to a distillation campaign (a bulk
+# extractor and a three-account hydra), then prints per account requests, tokens
+# and refusals, where the audit log and metrics are, `audit verify`'s verdict, and
+# what was caught: the gateway's actions from the audit log and the engine's
+# verdicts and reasons (`audit export` | `analyze`, demo/report.mjs), plus an
+# HTML report in the work directory. The gateway runs on its embedded defaults
+# (stages auth, assess, limit, policy, forward) with a demo watermark key.
 #
 # usage: demo/run.sh [--quick]
 #   env DG_BIN        the binary (default build/src/cli/distillguard)
@@ -103,6 +108,8 @@ done < <(node demo/traffic.mjs --data "$DATA" --list-accounts)
 echo "}" >>"$W/keys.json"
 
 say "gateway: distillguard serve ${CFG[*]:-(embedded defaults)} on 127.0.0.1:$GW"
+# A per-run watermark master key (the policy's watermark/canaries need one).
+export DG_WATERMARK_MASTER_KEY="${DG_WATERMARK_MASTER_KEY:-demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}"
 (cd "$W" && exec "$BIN" serve "${CFG[@]}") >"$W/gateway.log" 2>&1 &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$GW/healthz" "${PIDS[-1]}" gateway
@@ -130,4 +137,16 @@ echo "                 inspect: cd $W && $BIN audit${CFG[*]:+ ${CFG[*]}} tail -n
 echo "   metrics:      http://127.0.0.1:$GW/metrics (while running); snapshot: $W/metrics.txt"
 grep -E '^dg_(requests_total|limit_refusals_total)' "$W/metrics.txt" | awk '$NF != 0' | sed 's/^/                 /' || true
 echo "   logs, keys and the traffic summary: $W"
+
+say "what was caught: the gateway's actions (audit log) and the engine's verdicts (audit export | analyze)"
+(cd "$W" && "$BIN" audit "${CFG[@]}" export --out "$W/audit.jsonl") >"$W/audit-export.log" 2>&1 || {
+  cat "$W/audit-export.log" >&2; echo "demo: audit export failed" >&2; exit 1; }
+"$BIN" analyze --input "$W/audit.jsonl" --format json --output "$W/analysis.json" 2>"$W/analyze.log" || {
+  cat "$W/analyze.log" >&2; echo "demo: analyze failed" >&2; exit 1; }
+"$BIN" analyze --input "$W/audit.jsonl" --format html --output "$W/report.html" 2>>"$W/analyze.log" || {
+  cat "$W/analyze.log" >&2; echo "demo: analyze --format html failed" >&2; exit 1; }
+node demo/report.mjs --summary "$W/summary.json" --audit "$W/audit.jsonl" --analysis "$W/analysis.json" \
+  --out "$W/verdicts.json"
+echo "   HTML report:  $W/report.html   (analyze --format html over the demo's audit log)"
+echo "   text report:  $BIN analyze --input $W/audit.jsonl --format text"
 exit "$rc"
