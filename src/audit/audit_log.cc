@@ -208,6 +208,7 @@ AuditLog::~AuditLog() {
 }
 
 Status AuditLog::append(ExchangeRecord record) {
+  bool wake = false;
   Item item;
   item.entry.ts = record.ts;
   item.entry.account = record.account;
@@ -222,12 +223,14 @@ Status AuditLog::append(ExchangeRecord record) {
     }
     backlog_.push_back(std::move(item));
     ++appended_;
+    wake = backlog_.size() == 1 || backlog_.size() >= options_.max_batch;
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
   return {};
 }
 
 Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
+  bool wake = false;
   Item item;
   item.entry = PendingEntry{ts, std::move(account), std::move(line)};
   item.serialized = true;
@@ -241,8 +244,9 @@ Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
     }
     backlog_.push_back(std::move(item));
     ++appended_;
+    wake = backlog_.size() == 1 || backlog_.size() >= options_.max_batch;
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
   return {};
 }
 
@@ -258,6 +262,10 @@ void AuditLog::run() {
     if (batch.empty()) {
       work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
       if (backlog_.empty()) break;  // stop_ and nothing left
+      if (options_.linger > 0 && !stop_ && backlog_.size() < options_.max_batch) {
+        work_cv_.wait_for(lock, std::chrono::nanoseconds(options_.linger),
+                          [&] { return stop_ || flush_waiters_ > 0 || backlog_.size() >= options_.max_batch; });
+      }
       const size_t n = std::min(backlog_.size(), options_.max_batch);
       std::vector<Item> items;
       items.reserve(n);
@@ -328,10 +336,12 @@ void AuditLog::mirror(const std::vector<AuditEntry>& entries) {
 Status AuditLog::flush(TimeNs timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   const int64_t target = appended_;
+  ++flush_waiters_;  // cuts the writer's linger short
   work_cv_.notify_one();
   bool done = done_cv_.wait_for(lock, std::chrono::nanoseconds(timeout), [&] {
     return written_.load(std::memory_order_relaxed) >= target;
   });
+  --flush_waiters_;
   if (!done) {
     return Status(StatusCode::kDeadlineExceeded,
                   std::to_string(target - written_.load()) + " audit records not yet written");

@@ -84,6 +84,11 @@ struct AuditLogOptions {
   bool keep_content = true;              // false: redact_content() each record
   TimeNs retry_min = 50 * kNsPerMs;      // backoff after a failed batch, doubling...
   TimeNs retry_max = 5 * kNsPerSec;      // ...up to this
+  // After the first record of an idle spell arrives, the writer waits this
+  // long (or until max_batch records) before committing, so a quiet gateway
+  // writes one transaction per few ms instead of one per request. Appends wake
+  // the writer only on the empty→non-empty edge or at max_batch. 0 = no wait.
+  TimeNs linger = 5 * kNsPerMs;
 };
 
 class AuditLog {
@@ -137,6 +142,7 @@ class AuditLog {
   };
   std::deque<Item> backlog_;   // guarded by mu_
   size_t inflight_ = 0;        // records taken by the writer, not yet committed; guarded by mu_
+  int flush_waiters_ = 0;      // threads in flush(); guarded by mu_
   int64_t appended_ = 0;       // total accepted; guarded by mu_
   bool stop_ = false;
   std::atomic<int64_t> written_{0};

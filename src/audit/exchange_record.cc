@@ -162,29 +162,46 @@ Result<ExchangeRecord> parse_exchange_record(std::string_view line) {
   return r;
 }
 
+namespace {
+
+// Appends `"key":value` (with a leading comma unless first).
+void put(std::string& out, std::string_view key, const json::value& v) {
+  if (out.size() > 1) out.push_back(',');
+  out += json::serialize(json::string_view(key.data(), key.size()));
+  out.push_back(':');
+  out += json::serialize(v);
+}
+
+}  // namespace
+
 std::string to_json_line(const ExchangeRecord& r) {
-  json::object o;
-  o.reserve(14 + r.extra.size());
-  o["ts"] = format_rfc3339(r.ts);
-  o["account"] = r.account;
-  if (!r.key_id.empty()) o["key_id"] = r.key_id;
-  if (!r.ip.empty()) o["ip"] = r.ip;
-  if (!r.user_agent.empty()) o["user_agent"] = r.user_agent;
-  if (!r.headers_fp.empty()) o["headers_fp"] = r.headers_fp;
-  if (r.account_created) o["account_created"] = format_rfc3339(*r.account_created);
-  o["endpoint"] = r.endpoint;
-  o["request"] = r.request;
-  if (r.response) o["response"] = *r.response;
-  if (r.status) o["status"] = *r.status;
+  std::string out = "{";
+  out.reserve(512);
+  put(out, "ts", json::string(format_rfc3339(r.ts)));
+  put(out, "account", json::string(r.account));
+  if (!r.key_id.empty()) put(out, "key_id", json::string(r.key_id));
+  if (!r.ip.empty()) put(out, "ip", json::string(r.ip));
+  if (!r.user_agent.empty()) put(out, "user_agent", json::string(r.user_agent));
+  if (!r.headers_fp.empty()) put(out, "headers_fp", json::string(r.headers_fp));
+  if (r.account_created) put(out, "account_created", json::string(format_rfc3339(*r.account_created)));
+  put(out, "endpoint", json::string(r.endpoint));
+  put(out, "request", r.request);
+  if (r.response) put(out, "response", *r.response);
+  if (r.status) put(out, "status", *r.status);
   if (r.latency_ms) {
-    // Boost.JSON prints every double in exponent form; keep whole numbers whole.
-    double ms = *r.latency_ms;
-    if (ms == static_cast<double>(static_cast<int64_t>(ms))) o["latency_ms"] = static_cast<int64_t>(ms);
-    else o["latency_ms"] = std::round(ms * 1000.0) / 1000.0;
+    // Boost.JSON prints doubles in exponent form (8.12E2); write plain decimals,
+    // to the microsecond, trailing zeros trimmed.
+    char buf[64];
+    int n = std::snprintf(buf, sizeof buf, "%.3f", *r.latency_ms);
+    while (n > 0 && buf[n - 1] == '0') --n;
+    if (n > 0 && buf[n - 1] == '.') --n;
+    out += ",\"latency_ms\":";
+    out.append(buf, static_cast<size_t>(n));
   }
-  if (!r.action.empty()) o["action"] = r.action;
-  for (const auto& kv : r.extra) o[kv.key()] = kv.value();
-  return json::serialize(o);
+  if (!r.action.empty()) put(out, "action", json::string(r.action));
+  for (const auto& kv : r.extra) put(out, kv.key(), kv.value());
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace dg

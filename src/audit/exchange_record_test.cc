@@ -18,6 +18,15 @@ TEST(ExchangeRecord, ParsesSpecExampleAndRoundTrips) {
   EXPECT_EQ(to_json_line(*r), kSpecExample);
 }
 
+TEST(ExchangeRecord, LatencyIsAPlainDecimal) {
+  auto r = parse_exchange_record(
+      R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/v1/completions","request":{},"latency_ms":20.97100})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(to_json_line(*r).find(R"("latency_ms":20.971)"), std::string::npos) << to_json_line(*r);
+  r->latency_ms = 0.0004;
+  EXPECT_NE(to_json_line(*r).find(R"("latency_ms":0})"), std::string::npos) << to_json_line(*r);
+}
+
 TEST(ExchangeRecord, KeepsUnknownFields) {
   auto r = parse_exchange_record(
       R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/v1/completions","request":{"prompt":"x"},"vendor_field":[1,2]})");
