@@ -4,11 +4,31 @@
 #include <openssl/hmac.h>
 #include <xxhash.h>
 
+#include <memory>
+
 namespace dg {
 
+namespace {
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+}  // namespace
+
 Sha256 sha256(std::string_view data) {
+  // The digest is fetched once and each thread keeps one context (freed at
+  // thread exit): an EVP_Digest() call would fetch and allocate every time,
+  // and this runs on the hot path (API key lookup).
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   Sha256 out{};
   unsigned int len = 0;
+  if (md && ctx && EVP_DigestInit_ex2(ctx.get(), md, nullptr) &&
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) &&
+      EVP_DigestFinal_ex(ctx.get(), out.data(), &len)) {
+    return out;
+  }
   EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
 }

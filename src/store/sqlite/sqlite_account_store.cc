@@ -1,6 +1,5 @@
 #include "store/sqlite/sqlite_account_store.h"
 
-#include <openssl/evp.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -39,20 +38,6 @@ CREATE TABLE IF NOT EXISTS account_changes(
 )sql";
 
 constexpr size_t kShards = 64;
-
-// SHA-256 with a per-thread reusable context: no allocation per call.
-Sha256 fast_sha256(std::string_view data) {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Sha256 out{};
-  unsigned int len = 0;
-  if (!md || !ctx || !EVP_DigestInit_ex2(ctx, md, nullptr) ||
-      !EVP_DigestUpdate(ctx, data.data(), data.size()) ||
-      !EVP_DigestFinal_ex(ctx, out.data(), &len)) {
-    return sha256(data);
-  }
-  return out;
-}
 
 struct ShaHash {
   size_t operator()(const Sha256& h) const {
@@ -132,7 +117,7 @@ class SqliteAccountStore final : public AccountStore {
 
   // ------------------------------------------------------------- hot path
   Result<AccountInfo> authenticate(std::string_view secret) override {
-    const Sha256 h = fast_sha256(secret);
+    const Sha256 h = sha256(secret);
     KeyShard& ks = key_shards_[h[1] % kShards];
     AccountInfo info;
     bool hit = false;
