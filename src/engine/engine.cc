@@ -221,8 +221,13 @@ struct Engine::Impl {
       s += 0.2;
       kinds |= kLinkSystemPrompt;
     }
-    // Accounts run by one actor ask for the same mix of things.
-    if (pa.n >= 8 && pb.n >= 8 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
+    // Accounts run by one actor ask for the same mix of things, with the same
+    // request shape (a client that always sends a system prompt is not the
+    // one that never does).
+    if (pa.n >= 5 && pb.n >= 5 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
+    if (pa.n >= 1 && pb.n >= 1 &&
+        std::abs(static_cast<double>(pa.with_system) / pa.n - static_cast<double>(pb.with_system) / pb.n) > 0.8)
+      return {0.0, 0};
     return {s, kinds};
   }
 
