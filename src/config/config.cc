@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -311,6 +312,15 @@ void read_upstream(ConfigSection& s, size_t index, UpstreamConfig& u) {
   u.pool_size = static_cast<int>(s.get_int("pool_size", u.pool_size, 0, 100000));
   u.tls_verify = s.get_bool("tls_verify", u.tls_verify);
   u.ca_file = s.get_string("ca_file", u.ca_file);
+  u.api_key_env = s.get_string("api_key_env", u.api_key_env);
+  if (!u.api_key_env.empty()) {
+    const char* key = std::getenv(u.api_key_env.c_str());
+    if (!key || !*key) {
+      s.fail("api_key_env", "environment variable '" + u.api_key_env + "' is not set");
+    } else {
+      u.api_key = key;
+    }
+  }
 }
 
 void read_tier(ConfigSection& s, const std::string& name, TierConfig& t,

@@ -43,6 +43,11 @@ struct UpstreamConfig {
   int pool_size = 64;                     // max idle pooled connections
   bool tls_verify = true;                 // verify the upstream's certificate (https)
   std::string ca_file;                    // "" = system CA store
+  // The upstream's own API key is never written in the config file: name the
+  // environment variable that holds it. Resolved at load; a named but unset
+  // variable is a config error. api_key is sent as "Authorization: Bearer".
+  std::string api_key_env;                // "" = no key sent upstream
+  std::string api_key;                    // resolved from api_key_env; never logged
 };
 
 // New accounts start at start_fraction of the tier's limits, growing linearly

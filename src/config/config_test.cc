@@ -121,6 +121,18 @@ TEST(Config, UnknownKeyNamesKeyAndLine) {
   EXPECT_NE(e.find("cfg.toml:3: unknown key 'tiers.new.rpmm'"), std::string::npos) << e;
 }
 
+TEST(Config, UpstreamKeyComesFromTheEnvironment) {
+  ::setenv("DG_TEST_UPSTREAM_KEY", "sk-upstream", 1);
+  auto r = parse_config("[[upstream]]\nurl = \"https://api.example\"\napi_key_env = \"DG_TEST_UPSTREAM_KEY\"\n",
+                        "cfg.toml");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->upstreams[0].api_key, "sk-upstream");
+  ::unsetenv("DG_TEST_UPSTREAM_KEY");
+  std::string e = error_of("[[upstream]]\nurl = \"https://api.example\"\napi_key_env = \"DG_TEST_UPSTREAM_KEY\"\n");
+  EXPECT_NE(e.find("cfg.toml:3"), std::string::npos) << e;
+  EXPECT_NE(e.find("DG_TEST_UPSTREAM_KEY"), std::string::npos) << e;
+}
+
 TEST(Config, UnknownSectionNamesLine) {
   std::string e = error_of("\n\n[nonsense]\nx = 1\n");
   EXPECT_NE(e.find("cfg.toml:3: unknown key 'nonsense'"), std::string::npos) << e;

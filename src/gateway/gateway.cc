@@ -84,7 +84,7 @@ Result<std::vector<http::UpstreamTarget>> upstream_targets(const Config& config)
     t->pool_size = static_cast<size_t>(std::max(0, u.pool_size));
     t->tls_verify = u.tls_verify;
     t->ca_file = u.ca_file;
-    // TODO(acl): UpstreamConfig has no api_key; upstreams needing a key are not supported yet.
+    t->api_key = u.api_key;
     out.push_back(std::move(t).value());
   }
   return out;
