@@ -612,8 +612,7 @@ double Simulator::next_arrival(Actor& a, double from) {
     }
     if (t >= a.end_s) return std::numeric_limits<double>::infinity();
     double f = shape(cs, t, a.utc_offset_s);
-    if (spec.timing == "regular" ? a.rng.uniform() * cs.max_factor < f : a.rng.uniform() * cs.max_factor < f)
-      return t;
+    if (a.rng.uniform() * cs.max_factor < f) return t;  // thinning against the shape
   }
   return std::numeric_limits<double>::infinity();
 }
@@ -752,7 +751,6 @@ void Simulator::emit(Actor& a) {
       a.thread_pos = 0;
     }
   }
-  (void)from_thread;
   // Keep the last 7 messages (user first).
   while (a.history.size() > 7) {
     a.history.erase(a.history.begin(), a.history.begin() + 2);
