@@ -158,7 +158,7 @@ struct RecordView {
   std::string code;     // local reply code, "" if none
   std::string message;  // local reply message
   std::vector<std::pair<std::string, std::string>> notes;
-  std::optional<double> live_risk;  // the policy stage's "risk 0.91 ..." note
+  std::optional<double> live_risk;  // the assess/policy stage's "risk 0.91 ..." note
   bool shadow = false;              // a stage noted "shadow: would ..."
 };
 
@@ -177,7 +177,7 @@ RecordView view_of(const ExchangeRecord& r) {
       std::string stage = str_field(item.get_object(), "stage");
       std::string note = str_field(item.get_object(), "note");
       if (note.rfind("shadow:", 0) == 0) v.shadow = true;
-      if (stage == "policy" && !v.live_risk) {
+      if ((stage == "assess" || stage == "policy") && !v.live_risk) {
         size_t p = note.find("risk ");
         if (p != std::string::npos) {
           char* end = nullptr;

@@ -26,7 +26,7 @@ std::string temp_dir(const std::string& name) {
 
 ExchangeRecord make_record(TimeNs ts, const std::string& account, const std::string& prompt, int status,
                            const std::string& action, const std::string& error_code = "",
-                           const std::string& note = "") {
+                           const std::string& note = "", const std::string& note_stage = "policy") {
   ExchangeRecord r;
   r.ts = ts;
   r.account = account;
@@ -45,7 +45,7 @@ ExchangeRecord make_record(TimeNs ts, const std::string& account, const std::str
   r.status = status;
   r.latency_ms = 1.5;
   r.action = action;
-  if (!note.empty()) r.extra["notes"] = json::array{json::object{{"stage", "policy"}, {"note", note}}};
+  if (!note.empty()) r.extra["notes"] = json::array{json::object{{"stage", note_stage}, {"note", note}}};
   return r;
 }
 
@@ -68,7 +68,8 @@ class AdminApiTest : public testing::Test {
                                              "allow")).ok());
     ASSERT_TRUE((*log)->append(make_record(t + 6 * kNsPerSec, "mallory", "explain step by step", 200, "degrade", "",
                                            "degrade: risk 0.62 >= degrade 0.60 (tier new)")).ok());
-    ASSERT_TRUE((*log)->append(make_record(t + 7 * kNsPerSec, "mallory", "again", 429, "allow", "rate_limited")).ok());
+    ASSERT_TRUE((*log)->append(make_record(t + 7 * kNsPerSec, "mallory", "again", 429, "allow", "rate_limited",
+                                           "risk 0.64 suspicious, capability math", "assess")).ok());
     ASSERT_TRUE((*log)->append(make_record(t + 8 * kNsPerSec, "-", "", 401, "allow", "invalid_api_key")).ok());
     ASSERT_TRUE((*log)->flush().ok());
   }
@@ -260,6 +261,10 @@ TEST_F(AdminApiTest, AccountPageHasHistoryAndRecentExchanges) {
   EXPECT_EQ(recent[0].as_object().at("completion_tokens").as_int64(), 7);
   EXPECT_EQ(recent[0].as_object().at("model").as_string(), "m1");
   EXPECT_EQ(call(*api, "GET", "/admin/accounts/nobody").status, 404);
+  // The risk the live engine noted (assess or policy stage) is shown per exchange.
+  auto m = body_of(call(*api, "GET", "/admin/accounts/mallory"));
+  EXPECT_DOUBLE_EQ(m.at("recent").as_array()[0].as_object().at("live_risk").as_double(), 0.64);  // assess note
+  EXPECT_DOUBLE_EQ(m.at("recent").as_array()[1].as_object().at("live_risk").as_double(), 0.62);  // policy note
 }
 
 TEST_F(AdminApiTest, SyncIsBoundedPerCallAndCatchesUp) {
