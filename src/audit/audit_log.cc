@@ -208,32 +208,22 @@ AuditLog::~AuditLog() {
 }
 
 Status AuditLog::append(ExchangeRecord record) {
-  bool wake = false;
   Item item;
   item.entry.ts = record.ts;
   item.entry.account = record.account;
   item.record = std::move(record);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (backlog_.size() + inflight_ >= options_.max_backlog) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return resource_exhausted("audit log backlog full (" +
-                                std::to_string(options_.max_backlog) +
-                                " records waiting for the disk)");
-    }
-    backlog_.push_back(std::move(item));
-    ++appended_;
-    wake = backlog_.size() == 1 || backlog_.size() >= options_.max_batch;
-  }
-  if (wake) work_cv_.notify_one();
-  return {};
+  return enqueue(std::move(item));
 }
 
 Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
-  bool wake = false;
   Item item;
   item.entry = PendingEntry{ts, std::move(account), std::move(line)};
   item.serialized = true;
+  return enqueue(std::move(item));
+}
+
+Status AuditLog::enqueue(Item item) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (backlog_.size() + inflight_ >= options_.max_backlog) {

@@ -140,6 +140,9 @@ class AuditLog {
     PendingEntry entry;  // entry.line empty until serialized
     bool serialized = false;
   };
+  // Both appends end here: refuse when full, else queue and wake the writer.
+  Status enqueue(Item item);
+
   std::deque<Item> backlog_;   // guarded by mu_
   size_t inflight_ = 0;        // records taken by the writer, not yet committed; guarded by mu_
   int flush_waiters_ = 0;      // threads in flush(); guarded by mu_
