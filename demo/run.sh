@@ -115,6 +115,8 @@ PIDS+=($!)
 wait_ready "http://127.0.0.1:$GW/healthz" "${PIDS[-1]}" gateway
 
 say "traffic: real prompts through the gateway with the openai client${QUICK:+ (quick)}"
+echo "   legitimate apps and a distillation campaign side by side; each account connects from its own"
+echo "   127.0.<k>.1 address (its own /24, as customers on different networks would)"
 node demo/traffic.mjs --base "http://127.0.0.1:$GW/v1" --keys "$W/keys.json" --data "$DATA" \
   --summary "$W/summary.json" $QUICK
 
