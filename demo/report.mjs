@@ -67,7 +67,7 @@ for (const r of rows.filter((x) => x.verdict !== 'ok' && x.verdict !== 'unseen')
   const early = Object.entries(r.refused_by).map(([st, n]) => `${n} refused by ${st}`).join(', ');
   console.log(`  ${r.account} (${r.kind}): ${r.verdict}, risk ${r.risk.toFixed(2)}${r.cluster ? `, cluster ${r.cluster}` : ''}${ff}`);
   console.log(`      gateway: policy ${acts || 'never reached'}${early ? `; ${early}` : ''}`);
-  if (r.limit_note) console.log(`      last limit refusal: ${r.limit_note}`);
+  if (r.limit_note) console.log(`      last limit refusal (limits tighten as risk rises): ${r.limit_note}`);
   for (const reason of r.reasons.slice(0, 5)) console.log(`      reason: ${reason}`);
 }
 for (const c of (analysis.clusters || []).filter((c) => c.verdict && c.verdict !== 'ok')) {
