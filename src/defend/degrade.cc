@@ -66,10 +66,15 @@ double LogprobTransform::noise(int64_t choice, int64_t position, std::string_vie
 }
 
 void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int64_t choice) {
+  // Reads never insert (operator[] would), and `entry` is written only after
+  // the loop: an insertion rehashes the object and would leave `arr` dangling.
+  auto logprob_of = [](const json::value& v) {
+    const json::value* lp = v.is_object() ? v.as_object().if_contains("logprob") : nullptr;
+    return lp ? as_double(*lp) : -1e300;
+  };
+  const json::value* token = entry.if_contains("token");
+  const std::string sampled = token && token->is_string() ? std::string(token->as_string()) : std::string();
   auto* tops = entry.if_contains("top_logprobs");
-  const std::string sampled = entry.contains("token") && entry["token"].is_string()
-                                  ? std::string(entry["token"].as_string().c_str())
-                                  : std::string();
   if (tops == nullptr || !tops->is_array() || tops->as_array().empty()) {
     return;  // nothing to distort without alternatives; the sampled logprob stays
   }
@@ -77,27 +82,29 @@ void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int6
   // The top alternative keeps its value and rank.
   size_t top = 0;
   for (size_t i = 1; i < arr.size(); ++i) {
-    if (arr[i].is_object() && arr[top].is_object() &&
-        as_double(arr[i].as_object()["logprob"]) > as_double(arr[top].as_object()["logprob"])) {
-      top = i;
-    }
+    if (arr[i].is_object() && arr[top].is_object() && logprob_of(arr[i]) > logprob_of(arr[top])) top = i;
   }
   if (!arr[top].is_object()) return;
-  const double top_lp = as_double(arr[top].as_object()["logprob"]);
+  const double top_lp = logprob_of(arr[top]);
+  bool sampled_changed = false;
+  double sampled_lp = 0;
   for (size_t i = 0; i < arr.size(); ++i) {
     if (i == top || !arr[i].is_object()) continue;
     auto& alt = arr[i].as_object();
-    const std::string tok = alt.contains("token") && alt["token"].is_string() ? std::string(alt["token"].as_string().c_str()) : "";
-    double lp = as_double(alt["logprob"]) + sigma_ * noise(choice, position, tok);
-    lp = std::min(lp, top_lp - 1e-3);
+    const json::value* t = alt.if_contains("token");
+    const std::string tok = t && t->is_string() ? std::string(t->as_string()) : std::string();
+    double lp = logprob_of(arr[i]);
+    if (lp <= -1e299) continue;  // an alternative without a logprob is left alone
+    lp = std::min(lp + sigma_ * noise(choice, position, tok), top_lp - 1e-3);
     alt["logprob"] = lp;
-    if (tok == sampled) entry["logprob"] = lp;
+    if (tok == sampled) {
+      sampled_changed = true;
+      sampled_lp = lp;
+    }
   }
-  std::stable_sort(arr.begin(), arr.end(), [](const json::value& a, const json::value& b) {
-    const double la = a.is_object() && a.as_object().contains("logprob") ? as_double(a.as_object().at("logprob")) : -1e300;
-    const double lb = b.is_object() && b.as_object().contains("logprob") ? as_double(b.as_object().at("logprob")) : -1e300;
-    return la > lb;
-  });
+  std::stable_sort(arr.begin(), arr.end(),
+                   [&](const json::value& a, const json::value& b) { return logprob_of(a) > logprob_of(b); });
+  if (sampled_changed) entry["logprob"] = sampled_lp;
 }
 
 void LogprobTransform::perturb_choices(json::object& obj) {

@@ -49,6 +49,27 @@ double kl_topk(const json::array& a, const json::array& b) {
   return kl;
 }
 
+// Regression: an entry without its own "logprob" got one inserted mid-loop,
+// rehashing the object under a live reference to its top_logprobs (ASan:
+// heap-use-after-free). Alternatives without a logprob must be left alone.
+TEST(LogprobTransform, RegressionEntryWithoutLogprobDoesNotDangle) {
+  json::object body = json::parse(R"({"choices":[{"index":0,"logprobs":{"content":[
+      {"token":"b","top_logprobs":[{"token":"a","logprob":-0.1},{"token":"b","logprob":-1.5},
+                                   {"token":"c"},{"token":"d","logprob":-3}]}]}}]})").as_object();
+  LogprobTransform(sha256("k"), sha256("fp")).on_body(body);
+  auto& entry = body["choices"].as_array()[0].as_object()["logprobs"].as_object()["content"]
+                    .as_array()[0].as_object();
+  auto& tops = entry["top_logprobs"].as_array();
+  EXPECT_EQ(tops[0].as_object()["token"], "a");  // argmax kept
+  EXPECT_EQ(tops[0].as_object()["logprob"].as_double(), -0.1);
+  ASSERT_TRUE(entry.contains("logprob"));  // the sampled token's distorted value
+  EXPECT_LT(entry["logprob"].as_double(), -0.1);
+  bool c_untouched = false;
+  for (auto& t : tops)
+    if (t.as_object()["token"] == "c") c_untouched = !t.as_object().contains("logprob");
+  EXPECT_TRUE(c_untouched);
+}
+
 TEST(LogprobTransform, KeepsArgmaxAndIsDeterministic) {
   Rng rng(3);
   json::object original = logprob_body(rng, 200);
