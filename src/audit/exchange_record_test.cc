@@ -45,6 +45,30 @@ TEST(ExchangeRecord, ErrorsNameTheField) {
   EXPECT_FALSE(parse_exchange_record("[1]").ok());
 }
 
+TEST(Rfc3339, FormatMatchesParseAcrossYears) {
+  // Days around leap years, century rules and the epoch, each with a fraction.
+  for (const char* t : {"1970-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2000-02-29T12:34:56.789Z",
+                        "2024-02-29T00:00:00.001Z", "2026-11-26T16:59:07.042Z", "2100-03-01T05:06:07.080Z",
+                        "1969-12-31T23:59:59.500Z"}) {
+    auto parsed = parse_rfc3339(t);
+    ASSERT_TRUE(parsed.ok()) << t;
+    EXPECT_EQ(format_rfc3339(*parsed), t);
+  }
+}
+
+TEST(ExchangeRecord, EscapesKeysAndValues) {
+  ExchangeRecord r;
+  r.account = "a\"b\n";
+  r.endpoint = "/v1/completions";
+  r.request["prompt"] = "line1\nline2 \u00e9";
+  r.extra["odd\"key"] = 1;
+  std::string line = to_json_line(r);
+  auto back = parse_exchange_record(line);
+  ASSERT_TRUE(back.ok()) << line;
+  EXPECT_EQ(back->account, r.account);
+  EXPECT_EQ(to_json_line(*back), line);
+}
+
 TEST(Rfc3339, OffsetsAndFractions) {
   auto a = parse_rfc3339("2026-02-01T13:00:00.5+01:00");
   auto b = parse_rfc3339("2026-02-01T12:00:00.500000Z");
