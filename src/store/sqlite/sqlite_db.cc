@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <chrono>
+#include <thread>
+
 namespace dg {
 
 Status sqlite_status(int rc, sqlite3* db, std::string_view what) {
@@ -32,7 +35,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
   }
   std::unique_ptr<SqliteDb> out(new SqliteDb(db, path));
   sqlite3_busy_timeout(db, busy_timeout_ms);
-  Status st = out->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  // journal_mode=WAL persists in the file. Switching a new file to it needs an
+  // exclusive lock, and SQLite answers SQLITE_BUSY at once (without the busy
+  // handler) while another process is opening the same new file: retry,
+  // within the busy timeout. (Regression: acl_cli_two_process was flaky.)
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  while (true) {
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (rc != SQLITE_OK) {
+    return unavailable("cannot open database '" + path + "': " + sqlite3_errmsg(db));
+  }
+  Status st = out->exec("PRAGMA synchronous=NORMAL;");
   if (!st.ok()) return unavailable("cannot open database '" + path + "': " + st.message());
   return out;
 }
