@@ -8,31 +8,19 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "config/config.h"
-#include "defend/policy.h"
-#include "distillguard/clock.h"
-#include "store/sqlite/sqlite_account_store.h"
+#include "defend/keyring.h"
 #include "defend/verify.h"
 
 namespace dg::cli {
 namespace {
 
-// --config: the master secret from [policy] watermark_master_key_file (or the
-// environment) and every account of the store. Returns false after printing an error.
+// --config: the master secret from its [policy] section and every account of
+// the store. Returns false after printing an error.
 bool from_config(const std::string& path, std::string* secret, std::vector<std::string>* accounts, const char* cmd) {
-  auto cfg = load_config_file(path);
-  if (!cfg.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, cfg.status().to_string().c_str()), false;
-  auto pol = defend::PolicyConfig::from_config(*cfg);
-  if (!pol.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, pol.status().to_string().c_str()), false;
-  if (secret->empty()) *secret = pol->master_secret;
-  SqliteAccountStoreOptions o;
-  o.path = cfg->storage.sqlite_path;
-  o.poll_interval = 0;
-  auto store = open_sqlite_account_store(o, SystemClock::instance());
-  if (!store.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, store.status().to_string().c_str()), false;
-  auto list = (*store)->list_accounts();
-  if (!list.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, list.status().to_string().c_str()), false;
-  for (const auto& a : *list) accounts->push_back(a.name);
+  auto k = defend::load_keyring(path);
+  if (!k.ok()) return std::fprintf(stderr, "%s: %s\n", cmd, k.status().to_string().c_str()), false;
+  if (secret->empty()) *secret = k->master_secret;
+  accounts->insert(accounts->end(), k->accounts.begin(), k->accounts.end());
   return true;
 }
 
