@@ -5,18 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
-#include "config/locate.h"
 #include "distillguard/clock.h"
-#include "store/sqlite/sqlite_account_store.h"
 
 namespace dg::cli {
 namespace {
-
-int fail(const Status& st) {
-  std::fprintf(stderr, "distillguard accounts: %s\n", st.message().c_str());
-  return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
-}
 
 int run_accounts(int argc, char** argv) {
   CLI::App app("Manage accounts (the store the server uses)", "distillguard accounts");
@@ -36,15 +30,10 @@ int run_accounts(int argc, char** argv) {
   auto* set_tier = app.add_subcommand("set-tier", "move an account to another tier");
   set_tier->add_option("name", name)->required();
   set_tier->add_option("tier", tier)->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
 
   auto loc = locate_store(config_file, db_path);
-  if (!loc.ok()) return fail(loc.status());
+  if (!loc.ok()) return fail("accounts", loc.status());
   auto check_tier = [&](const std::string& t) -> Status {
     if (loc->config.tier(t)) return {};
     if (!loc->config_given) {
@@ -54,22 +43,19 @@ int run_accounts(int argc, char** argv) {
     }
     return invalid_argument("unknown tier '" + t + "' (not in " + config_file + ")");
   };
-  SqliteAccountStoreOptions o;
-  o.path = loc->accounts_db;
-  o.poll_interval = 0;
-  auto store = open_sqlite_account_store(o, SystemClock::instance());
-  if (!store.ok()) return fail(store.status());
+  auto store = open_cli_account_store(*loc);
+  if (!store.ok()) return fail("accounts", store.status());
   AccountStore& s = **store;
 
   if (create->parsed()) {
     if (tier.empty()) tier = loc->config.limits.default_tier;
-    if (Status st = check_tier(tier); !st.ok()) return fail(st);
+    if (Status st = check_tier(tier); !st.ok()) return fail("accounts", st);
     auto a = s.create_account(name, tier);
-    if (!a.ok()) return fail(a.status());
+    if (!a.ok()) return fail("accounts", a.status());
     std::printf("created account %s (tier %s)\n", a->name.c_str(), a->tier.c_str());
   } else if (list->parsed()) {
     auto accounts = s.list_accounts();
-    if (!accounts.ok()) return fail(accounts.status());
+    if (!accounts.ok()) return fail("accounts", accounts.status());
     std::printf("%-24s %-12s %-25s %s\n", "NAME", "TIER", "CREATED", "STATUS");
     for (const Account& a : accounts.value()) {
       std::printf("%-24s %-12s %-25s %s\n", a.name.c_str(), a.tier.c_str(),
@@ -77,11 +63,11 @@ int run_accounts(int argc, char** argv) {
     }
   } else if (disable->parsed() || enable->parsed()) {
     const bool off = disable->parsed();
-    if (Status st = s.set_disabled(name, off); !st.ok()) return fail(st);
+    if (Status st = s.set_disabled(name, off); !st.ok()) return fail("accounts", st);
     std::printf("%s account %s\n", off ? "disabled" : "enabled", name.c_str());
   } else if (set_tier->parsed()) {
-    if (Status st = check_tier(tier); !st.ok()) return fail(st);
-    if (Status st = s.set_tier(name, tier); !st.ok()) return fail(st);
+    if (Status st = check_tier(tier); !st.ok()) return fail("accounts", st);
+    if (Status st = s.set_tier(name, tier); !st.ok()) return fail("accounts", st);
     std::printf("account %s is now tier %s\n", name.c_str(), tier.c_str());
   }
   return 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "engine/analyze.h"
@@ -24,14 +25,7 @@ int run(int argc, char** argv) {
   app.add_option("--config,-c", config_path, "config file ([engine] section)");
   app.add_option("--format,-f", format, "text | json | html")->check(CLI::IsMember({"text", "json", "html"}));
   app.add_option("--output,-o", output, "write the report here (default: stdout)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "distillguard analyze: %s\n", e.what());
-    return 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
   engine::AnalyzeOptions opt;
   opt.inputs = inputs;
   if (!config_path.empty()) {

@@ -9,16 +9,12 @@
 #include <iostream>
 
 #include "audit/audit_log.h"
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "config/locate.h"
 
 namespace dg::cli {
 namespace {
-
-int fail(const Status& st) {
-  std::fprintf(stderr, "distillguard audit: %s\n", st.message().c_str());
-  return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
-}
 
 int run_audit(int argc, char** argv) {
   CLI::App app("The hash-chained audit log", "distillguard audit");
@@ -37,19 +33,14 @@ int run_audit(int argc, char** argv) {
   exp->add_option("--out", out_path, "output file (default stdout)");
   auto* append = app.add_subcommand("append", "import exchange records (JSONL) into the log");
   append->add_option("file", in_path, "JSONL file, - for stdin");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
   auto loc = locate_store(config_file, "");
-  if (!loc.ok()) return fail(loc.status());
+  if (!loc.ok()) return fail("audit", loc.status());
   const std::string db = db_path.empty() ? loc->audit_db : db_path;
 
   if (verify->parsed()) {
     auto r = verify_audit_chain(db);
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return fail("audit", r.status());
     if (r->first_bad_seq != 0) {
       std::printf("BROKEN at seq %lld: %s (%lld entries read)\n",
                   static_cast<long long>(r->first_bad_seq), r->reason.c_str(),
@@ -62,19 +53,19 @@ int run_audit(int argc, char** argv) {
   }
   if (tail->parsed()) {
     auto last = audit_last_seq(db);
-    if (!last.ok()) return fail(last.status());
+    if (!last.ok()) return fail("audit", last.status());
     Status st = read_audit_entries(db, std::max<int64_t>(0, last.value() - n), 0, "",
                                    [](const AuditEntry& e) {
                                      std::printf("%s\n", e.line.c_str());
                                      return true;
                                    });
-    return st.ok() ? 0 : fail(st);
+    return st.ok() ? 0 : fail("audit", st);
   }
   if (exp->parsed()) {
     std::FILE* out = stdout;
     if (!out_path.empty()) {
       out = std::fopen(out_path.c_str(), "w");
-      if (!out) return fail(unavailable("cannot write '" + out_path + "'"));
+      if (!out) return fail("audit", unavailable("cannot write '" + out_path + "'"));
     }
     int64_t count = 0;
     Status st = read_audit_entries(db, after, 0, account, [&](const AuditEntry& e) {
@@ -84,7 +75,7 @@ int run_audit(int argc, char** argv) {
       return true;
     });
     if (out != stdout && std::fclose(out) != 0) st = unavailable("write to '" + out_path + "' failed");
-    if (!st.ok()) return fail(st);
+    if (!st.ok()) return fail("audit", st);
     std::fprintf(stderr, "exported %lld records\n", static_cast<long long>(count));
     return 0;
   }
@@ -93,13 +84,13 @@ int run_audit(int argc, char** argv) {
     std::istream* in = &std::cin;
     if (in_path != "-") {
       file.open(in_path);
-      if (!file) return fail(invalid_argument("cannot read '" + in_path + "'"));
+      if (!file) return fail("audit", invalid_argument("cannot read '" + in_path + "'"));
       in = &file;
     }
     AuditLogOptions o;
     o.keep_content = loc->config.audit.keep_content;
     auto log = AuditLog::open(db, o);
-    if (!log.ok()) return fail(log.status());
+    if (!log.ok()) return fail("audit", log.status());
     std::string line;
     int64_t lineno = 0, added = 0, rejected = 0;
     while (std::getline(*in, line)) {
@@ -115,14 +106,14 @@ int run_audit(int argc, char** argv) {
       Status st = (*log)->append(std::move(rec).value());
       while (st.code() == StatusCode::kResourceExhausted) {  // backlog full: let it drain
         Status f = (*log)->flush(5 * kNsPerSec);
-        if (!f.ok()) return fail(f);
+        if (!f.ok()) return fail("audit", f);
         st = (*log)->append(parse_exchange_record(line).value());
       }
-      if (!st.ok()) return fail(st);
+      if (!st.ok()) return fail("audit", st);
       ++added;
     }
     Status st = (*log)->flush(30 * kNsPerSec);
-    if (!st.ok()) return fail(st);
+    if (!st.ok()) return fail("audit", st);
     std::fprintf(stderr, "appended %lld records, rejected %lld\n", static_cast<long long>(added),
                  static_cast<long long>(rejected));
     return rejected ? 1 : 0;

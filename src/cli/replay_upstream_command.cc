@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "replay/corpus.h"
 #include "replay/responder.h"
@@ -68,11 +69,7 @@ int run_replay_upstream(int argc, char** argv) {
                  "return <think>...</think> inline");
   app.add_flag("--strict-models", opts.strict_models, "404 model_not_found for unlisted models");
   app.add_option("--threads", threads, "server threads")->check(CLI::PositiveNumber)->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
   if (!models.empty()) opts.models = models;
 
   std::optional<replay::Corpus> corpus;

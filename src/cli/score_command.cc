@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "distillbench/scorer.h"
 
@@ -19,11 +20,7 @@ Command dg_command_score() {
             app.add_option("--labels", labels_path, "labels file (JSONL)")->required();
             app.add_option("--trace", trace_path, "the trace the report was made from (exact leaked counts)");
             app.add_option("--json", json_path, "write the scores as JSON here ('-' for stdout)");
-            try {
-              app.parse(argc, argv);
-            } catch (const CLI::ParseError& e) {
-              return app.exit(e) == 0 ? 0 : 2;
-            }
+            if (auto rc = parse_args(app, argc, argv)) return *rc;
             auto labels = distillbench::load_labels(labels_path);
             if (!labels.ok()) {
               std::fprintf(stderr, "distillguard score: %s\n", labels.status().message().c_str());

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
@@ -14,11 +15,7 @@ Command dg_command_serve() {
             CLI::App app{"Run the gateway (OpenAI-compatible proxy with the stage chain)", "serve"};
             std::string config_path;
             app.add_option("--config,-c", config_path, "TOML config file (default: embedded defaults)");
-            try {
-              app.parse(argc, argv);
-            } catch (const CLI::ParseError& e) {
-              return app.exit(e) == 0 ? 0 : 2;
-            }
+            if (auto rc = parse_args(app, argc, argv)) return *rc;
             Config config = default_config();
             if (!config_path.empty()) {
               auto c = load_config_file(config_path);

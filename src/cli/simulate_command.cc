@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "distillbench/scenario.h"
 #include "distillbench/simulator.h"
@@ -21,11 +22,7 @@ Command dg_command_simulate() {
             app.add_option("--labels", opt.labels_path, "labels file to write (.jsonl)")->required();
             auto* seed_opt = app.add_option("--seed", seed, "seed (default: the scenario's)");
             app.add_option("--prompts", opt.prompts_dir, "prompt pool directory (default: the scenario's)");
-            try {
-              app.parse(argc, argv);
-            } catch (const CLI::ParseError& e) {
-              return app.exit(e) == 0 ? 0 : 2;
-            }
+            if (auto rc = parse_args(app, argc, argv)) return *rc;
             if (*seed_opt) opt.seed = seed;
             auto sc = distillbench::load_scenario(scenario_path);
             if (!sc.ok()) {

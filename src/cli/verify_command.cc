@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "defend/keyring.h"
 #include "defend/verify.h"
@@ -40,11 +41,7 @@ int run_verify(int argc, char** argv) {
   app.add_option("--detect-strength", strength, "score positions selected below this strength (default 0.5)")
       ->check(CLI::Range(0.001, 1.0));
   app.add_option("--alpha", alpha, "name an account only below this corrected p-value (default 1e-3)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
   defend::VerifyOptions opt;
   opt.account = account;
   opt.detect_strength = strength;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/command_support.h"
 #include "cli/commands.h"
 #include "defend/canary.h"
 #include "defend/verify.h"
@@ -29,11 +30,7 @@ int run_watermark(int argc, char** argv) {
   app.add_flag("--plain", plain, "input is one plain text, not JSONL");
   app.add_flag("--trace", trace, "also plant the account's canary where the prompt is of a canary kind (as the trace rung does)");
   app.add_option("--prompt-field", prompt_field, "JSONL field holding the prompt (for --trace; default prompt)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto rc = parse_args(app, argc, argv)) return *rc;
   auto secret = defend::load_master_secret(master_file);
   if (!secret.ok()) return std::fprintf(stderr, "watermark: %s\n", secret.status().to_string().c_str()), 2;
   const auto key = defend::derive_account_key(*secret, account);
