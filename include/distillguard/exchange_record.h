@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,8 +34,45 @@ struct ExchangeRecord {
   boost::json::object extra;      // unknown fields, kept as they were
 };
 
-// Parses one line. Errors name the missing or malformed field.
-Result<ExchangeRecord> parse_exchange_record(std::string_view line);
+// What parsing keeps. The defaults keep everything, so that a record read and
+// written again loses nothing; a reader that only feeds the engine (analyze)
+// drops what the engine never reads. Validation is the same either way.
+struct ExchangeParseOptions {
+  // Keep the generated text in response.choices[]: `text`, `logprobs`, and
+  // `content`, `reasoning_content`, `reasoning` of `message`/`delta`. When
+  // false these are skipped without being copied (index, finish_reason, role,
+  // tool calls and usage stay).
+  bool keep_response_text = true;
+  // Keep unknown top-level fields in `extra`. When false they are still
+  // checked as JSON, then dropped.
+  bool keep_extra = true;
+};
+
+// Parses one line (one JSON object, surrounding whitespace allowed). Errors
+// are kInvalidArgument naming the missing or malformed field ("missing
+// required field 'account'", "field 'ts': ...", "field 'status' must be an
+// integer"), "not a JSON object", or "not JSON: <parser error>".
+Result<ExchangeRecord> parse_exchange_record(std::string_view line, const ExchangeParseOptions& options = {});
+
+// The same parser, reusable: a streaming (SAX) parse that fills the record's
+// fields directly, building JSON only for `request`, `response` and `extra`,
+// and keeping its buffers (and the record's string capacity) from line to
+// line. For bulk readers (analyze). Not thread-safe: one per thread.
+class ExchangeRecordParser {
+ public:
+  explicit ExchangeRecordParser(ExchangeParseOptions options = {});
+  ~ExchangeRecordParser();
+  ExchangeRecordParser(const ExchangeRecordParser&) = delete;
+  ExchangeRecordParser& operator=(const ExchangeRecordParser&) = delete;
+
+  // Parses one line into `out`, overwriting every field. Errors as
+  // parse_exchange_record(); on error `out` holds a partial record.
+  Status parse(std::string_view line, ExchangeRecord& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // One line of JSON (no trailing newline), fields in spec order.
 std::string to_json_line(const ExchangeRecord& record);

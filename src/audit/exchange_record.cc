@@ -1,7 +1,11 @@
 #include "distillguard/exchange_record.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <cstdint>
+#include <utility>
+#include <vector>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -124,76 +128,477 @@ Result<TimeNs> parse_rfc3339(std::string_view s) {
   return secs * kNsPerSec + frac_ns;
 }
 
-Result<ExchangeRecord> parse_exchange_record(std::string_view line) {
-  json::value v;
-  {
-    boost::system::error_code ec;
-    v = json::parse(line, ec);
-    if (ec) return invalid_argument("not JSON: " + ec.message());
-  }
-  if (!v.is_object()) return invalid_argument("not a JSON object");
-  json::object& o = v.as_object();
-  ExchangeRecord r;
+namespace {
 
-  auto take_string = [&](std::string_view key, std::string* out, bool required) -> Status {
-    auto it = o.find(key);
-    if (it == o.end() || it->value().is_null()) {
-      if (required) return invalid_argument("missing required field '" + std::string(key) + "'");
-      return Status();
-    }
-    if (!it->value().is_string())
-      return invalid_argument("field '" + std::string(key) + "' must be a string");
-    *out = std::string(it->value().as_string());
-    return Status();
+enum class Field : uint8_t {
+  kNone, kTs, kAccount, kKeyId, kIp, kUserAgent, kHeadersFp, kAccountCreated, kEndpoint,
+  kRequest, kResponse, kStatus, kLatency, kAction, kExtra,
+};
+
+Field field_of(std::string_view k) {
+  static constexpr std::pair<std::string_view, Field> kFields[] = {
+      {"ts", Field::kTs},
+      {"account", Field::kAccount},
+      {"key_id", Field::kKeyId},
+      {"ip", Field::kIp},
+      {"user_agent", Field::kUserAgent},
+      {"headers_fp", Field::kHeadersFp},
+      {"account_created", Field::kAccountCreated},
+      {"endpoint", Field::kEndpoint},
+      {"request", Field::kRequest},
+      {"response", Field::kResponse},
+      {"status", Field::kStatus},
+      {"latency_ms", Field::kLatency},
+      {"action", Field::kAction},
   };
+  for (const auto& [name, f] : kFields)
+    if (name.size() == k.size() && name == k) return f;
+  return Field::kExtra;
+}
 
-  std::string ts;
-  DG_RETURN_IF_ERROR(take_string("ts", &ts, true));
-  auto t = parse_rfc3339(ts);
-  if (!t.ok()) return invalid_argument("field 'ts': " + t.status().message());
-  r.ts = *t;
-  DG_RETURN_IF_ERROR(take_string("account", &r.account, true));
-  if (r.account.empty()) return invalid_argument("field 'account' is empty");
-  DG_RETURN_IF_ERROR(take_string("endpoint", &r.endpoint, true));
-  DG_RETURN_IF_ERROR(take_string("key_id", &r.key_id, false));
-  DG_RETURN_IF_ERROR(take_string("ip", &r.ip, false));
-  DG_RETURN_IF_ERROR(take_string("user_agent", &r.user_agent, false));
-  DG_RETURN_IF_ERROR(take_string("headers_fp", &r.headers_fp, false));
-  DG_RETURN_IF_ERROR(take_string("action", &r.action, false));
-  std::string created;
-  DG_RETURN_IF_ERROR(take_string("account_created", &created, false));
-  if (!created.empty()) {
-    auto c = parse_rfc3339(created);
-    if (!c.ok()) return invalid_argument("field 'account_created': " + c.status().message());
-    r.account_created = *c;
+const char* field_name(Field f) {
+  switch (f) {
+    case Field::kTs: return "ts";
+    case Field::kAccount: return "account";
+    case Field::kKeyId: return "key_id";
+    case Field::kIp: return "ip";
+    case Field::kUserAgent: return "user_agent";
+    case Field::kHeadersFp: return "headers_fp";
+    case Field::kAccountCreated: return "account_created";
+    case Field::kEndpoint: return "endpoint";
+    case Field::kRequest: return "request";
+    case Field::kResponse: return "response";
+    case Field::kStatus: return "status";
+    case Field::kLatency: return "latency_ms";
+    case Field::kAction: return "action";
+    default: return "?";
+  }
+}
+
+// Where a container sits inside a captured response (for dropping generated text).
+enum class Tag : uint8_t { kOther, kResponse, kChoices, kChoice, kMessage };
+
+// SAX handler for boost::json::basic_parser. Top-level string and number
+// fields go straight into the record; `request`, `response` and unknown
+// fields are built as JSON through a value_stack ("capture"); subtrees not
+// kept are parsed and dropped ("skip"). A handler returning false sets
+// `error`, which parse() reports instead of the parser's error code.
+struct Handler {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  explicit Handler(ExchangeParseOptions o) : opt(o) {}
+
+  ExchangeParseOptions opt;
+  ExchangeRecord* rec = nullptr;
+  std::string error;
+  // Fields seen with a non-null value (bit per Field).
+  uint32_t seen = 0;
+
+  bool in_doc = false;          // inside the top-level object
+  Field field = Field::kNone;   // top-level field whose value comes next
+  std::string* dest = nullptr;  // where the current top-level string goes
+  std::string ts_text, created_text, key, extra_key;
+
+  // Capture state.
+  bool capturing = false;
+  bool filter = false;  // dropping generated text in this capture (response)
+  json::value_stack st;
+  std::vector<uint32_t> counts;  // elements pushed into each open container
+  std::vector<Tag> tags;         // parallel to counts
+  Tag next_tag = Tag::kOther;
+  // Skip state: >0 while inside a dropped container; skip_next drops the next value.
+  uint32_t skip = 0;
+  bool skip_next = false;
+
+  void begin(ExchangeRecord* r) {
+    rec = r;
+    error.clear();
+    seen = 0;
+    in_doc = false;
+    field = Field::kNone;
+    dest = nullptr;
+    capturing = false;
+    skip = 0;
+    skip_next = false;
+    counts.clear();
+    tags.clear();
+    r->ts = 0;
+    r->account.clear();
+    r->key_id.clear();
+    r->ip.clear();
+    r->user_agent.clear();
+    r->headers_fp.clear();
+    r->account_created.reset();
+    r->endpoint.clear();
+    r->request.clear();
+    r->response.reset();
+    r->status.reset();
+    r->latency_ms.reset();
+    r->action.clear();
+    r->extra.clear();
   }
 
-  auto req = o.find("request");
-  if (req == o.end()) return invalid_argument("missing required field 'request'");
-  if (!req->value().is_object()) return invalid_argument("field 'request' must be an object");
-  r.request = std::move(req->value().as_object());
+  bool fail(json::error_code& ec, std::string msg) {
+    error = std::move(msg);
+    ec = json::make_error_code(json::error::syntax);  // replaced by `error` in parse()
+    return false;
+  }
+  bool wrong_type(json::error_code& ec) {
+    const char* what = "a string";
+    if (field == Field::kRequest || field == Field::kResponse) what = "an object";
+    if (field == Field::kStatus) what = "an integer";
+    if (field == Field::kLatency) what = "a number";
+    return fail(ec, std::string("field '") + field_name(field) + "' must be " + what);
+  }
+  void mark(Field f) { seen |= 1u << static_cast<unsigned>(f); }
+  void unmark(Field f) { seen &= ~(1u << static_cast<unsigned>(f)); }
+  bool has(Field f) const { return seen & (1u << static_cast<unsigned>(f)); }
 
-  if (auto it = o.find("response"); it != o.end() && !it->value().is_null()) {
-    if (!it->value().is_object()) return invalid_argument("field 'response' must be an object");
-    r.response = std::move(it->value().as_object());
+  // --- values -------------------------------------------------------------
+
+  enum class Route { kDrop, kCapture, kTop, kBadRoot };
+
+  // Called at the start of every value (scalar or container). Decides who
+  // takes it and does the capture bookkeeping for the parent container.
+  Route route() {
+    if (skip > 0) return Route::kDrop;
+    if (skip_next) return Route::kDrop;
+    if (capturing) {
+      if (!counts.empty()) ++counts.back();
+      return Route::kCapture;
+    }
+    if (!in_doc) return Route::kBadRoot;
+    return Route::kTop;
   }
-  if (auto it = o.find("status"); it != o.end() && !it->value().is_null()) {
-    if (!it->value().is_int64() && !it->value().is_uint64())
-      return invalid_argument("field 'status' must be an integer");
-    r.status = static_cast<int>(it->value().to_number<int64_t>());
+  // A scalar value just finished.
+  void scalar_done(Route r) {
+    if (r == Route::kDrop) {
+      if (skip == 0) skip_next = false;
+    } else if (r == Route::kCapture && counts.empty()) {
+      end_capture();
+    }
   }
-  if (auto it = o.find("latency_ms"); it != o.end() && !it->value().is_null()) {
-    if (!it->value().is_number()) return invalid_argument("field 'latency_ms' must be a number");
-    r.latency_ms = it->value().to_number<double>();
+  // Starts capturing the value of a top-level field (its first event follows).
+  void start_capture(Field f) {
+    capturing = true;
+    filter = f == Field::kResponse && !opt.keep_response_text;
+    st.reset();
+    next_tag = f == Field::kResponse ? Tag::kResponse : Tag::kOther;
   }
-  static constexpr std::string_view kKnown[] = {
-      "ts",      "account",  "key_id", "ip",     "user_agent", "headers_fp", "account_created",
-      "endpoint", "request", "response", "status", "latency_ms", "action"};
-  for (auto& kv : o) {
-    bool known = false;
-    for (auto k : kKnown) known = known || kv.key() == k;
-    if (!known) r.extra.emplace(kv.key(), std::move(kv.value()));
+  void end_capture() {
+    capturing = false;
+    json::value v = st.release();
+    switch (field) {
+      case Field::kRequest: rec->request = std::move(v.get_object()); break;
+      case Field::kResponse: rec->response.emplace(std::move(v.get_object())); break;
+      default: rec->extra.insert_or_assign(extra_key, std::move(v)); break;
+    }
+    field = Field::kNone;
   }
+
+  bool container_begin(bool is_object, json::error_code& ec) {
+    Route r = route();
+    switch (r) {
+      case Route::kDrop:
+        ++skip;
+        skip_next = false;
+        return true;
+      case Route::kBadRoot:
+        if (is_object) {
+          in_doc = true;
+          return true;
+        }
+        return fail(ec, "not a JSON object");
+      case Route::kTop:
+        if (field == Field::kRequest || field == Field::kResponse) {
+          if (!is_object) return wrong_type(ec);
+          mark(field);
+          start_capture(field);
+        } else if (field == Field::kExtra) {
+          start_capture(field);
+        } else {
+          return wrong_type(ec);
+        }
+        [[fallthrough]];
+      case Route::kCapture: {
+        Tag parent = tags.empty() ? Tag::kOther : tags.back();
+        Tag t = next_tag;
+        if (parent == Tag::kChoices) t = Tag::kChoice;
+        if (is_object ? t == Tag::kChoices : t != Tag::kChoices) t = Tag::kOther;  // only `choices` is an array
+        next_tag = Tag::kOther;
+        counts.push_back(0);
+        tags.push_back(t);
+        return true;
+      }
+    }
+    return true;
+  }
+  bool container_end(bool is_object) {
+    if (skip > 0) {
+      --skip;
+      return true;
+    }
+    if (!capturing) {  // the end of the top-level object
+      in_doc = false;
+      return true;
+    }
+    uint32_t n = counts.back();
+    counts.pop_back();
+    tags.pop_back();
+    if (is_object) st.push_object(n);
+    else st.push_array(n);
+    if (counts.empty()) end_capture();
+    return true;
+  }
+
+  // A top-level string field's text is complete.
+  bool top_string_done(json::error_code& ec) {
+    mark(field);
+    if (field == Field::kTs) {
+      auto t = parse_rfc3339(ts_text);
+      if (!t.ok()) return fail(ec, "field 'ts': " + t.status().message());
+      rec->ts = *t;
+    } else if (field == Field::kAccountCreated) {
+      if (created_text.empty()) {
+        rec->account_created.reset();
+      } else {
+        auto c = parse_rfc3339(created_text);
+        if (!c.ok()) return fail(ec, "field 'account_created': " + c.status().message());
+        rec->account_created = *c;
+      }
+    }
+    field = Field::kNone;
+    dest = nullptr;
+    return true;
+  }
+
+  // --- basic_parser events --------------------------------------------------
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code& ec) {
+    if (!has(Field::kTs)) return fail(ec, "missing required field 'ts'");
+    if (!has(Field::kAccount)) return fail(ec, "missing required field 'account'");
+    if (rec->account.empty()) return fail(ec, "field 'account' is empty");
+    if (!has(Field::kEndpoint)) return fail(ec, "missing required field 'endpoint'");
+    if (!has(Field::kRequest)) return fail(ec, "missing required field 'request'");
+    return true;
+  }
+  bool on_object_begin(json::error_code& ec) { return container_begin(true, ec); }
+  bool on_object_end(std::size_t, json::error_code&) { return container_end(true); }
+  bool on_array_begin(json::error_code& ec) { return container_begin(false, ec); }
+  bool on_array_end(std::size_t, json::error_code&) { return container_end(false); }
+
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    if (skip == 0) key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    if (skip > 0) return true;
+    std::string_view k(s.data(), s.size());
+    if (!key.empty()) {
+      key.append(k);
+      k = key;
+    }
+    if (capturing) {
+      bool drop = false;
+      if (filter) {
+        switch (tags.back()) {
+          case Tag::kResponse:
+            if (k == "choices") next_tag = Tag::kChoices;
+            break;
+          case Tag::kChoice:
+            if (k == "text" || k == "logprobs") drop = true;
+            else if (k == "message" || k == "delta") next_tag = Tag::kMessage;
+            break;
+          case Tag::kMessage:
+            drop = k == "content" || k == "reasoning_content" || k == "reasoning";
+            break;
+          default: break;
+        }
+      }
+      if (drop) skip_next = true;
+      else st.push_key(k);
+    } else {
+      field = field_of(k);
+      if (field == Field::kExtra) {
+        if (opt.keep_extra) extra_key.assign(k);
+        else skip_next = true;
+      }
+    }
+    key.clear();
+    return true;
+  }
+
+  std::string* string_dest() {
+    switch (field) {
+      case Field::kTs: return &ts_text;
+      case Field::kAccount: return &rec->account;
+      case Field::kKeyId: return &rec->key_id;
+      case Field::kIp: return &rec->ip;
+      case Field::kUserAgent: return &rec->user_agent;
+      case Field::kHeadersFp: return &rec->headers_fp;
+      case Field::kAccountCreated: return &created_text;
+      case Field::kEndpoint: return &rec->endpoint;
+      case Field::kAction: return &rec->action;
+      default: return nullptr;
+    }
+  }
+
+  // First part of a string value: route it (parts share one route).
+  bool string_start(Route* r, json::error_code& ec) {
+    *r = route();
+    if (*r == Route::kBadRoot) return fail(ec, "not a JSON object");
+    if (*r == Route::kTop) {
+      if (field == Field::kExtra) {
+        start_capture(field);
+        *r = Route::kCapture;  // a top-level scalar capture: counts stay empty
+      } else {
+        dest = string_dest();
+        if (!dest) return wrong_type(ec);
+        dest->clear();
+      }
+    }
+    return true;
+  }
+  bool in_string = false;
+  Route string_route = Route::kTop;
+
+  bool on_string_part(json::string_view s, std::size_t, json::error_code& ec) {
+    if (!in_string) {
+      if (!string_start(&string_route, ec)) return false;
+      in_string = true;
+    }
+    if (string_route == Route::kCapture) st.push_chars(s);
+    else if (string_route == Route::kTop) dest->append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
+    if (!in_string && !string_start(&string_route, ec)) return false;
+    in_string = false;
+    switch (string_route) {
+      case Route::kCapture:
+        st.push_string(s);
+        scalar_done(Route::kCapture);
+        return true;
+      case Route::kTop:
+        dest->append(s.data(), s.size());
+        return top_string_done(ec);
+      default:
+        scalar_done(Route::kDrop);
+        return true;
+    }
+  }
+
+  // Numbers, booleans and null share this path; `push` adds the value to a capture.
+  template <typename Push, typename Top>
+  bool scalar(json::error_code& ec, Push push, Top top) {
+    Route r = route();
+    if (r == Route::kBadRoot) return fail(ec, "not a JSON object");
+    if (r == Route::kTop) {
+      if (field != Field::kExtra) {
+        if (!top(ec)) return false;
+        field = Field::kNone;
+        return true;
+      }
+      start_capture(field);
+      r = Route::kCapture;
+    }
+    if (r == Route::kCapture) push();
+    scalar_done(r);
+    return true;
+  }
+  bool set_status(int64_t v, json::error_code& ec) {
+    if (field == Field::kLatency) {
+      rec->latency_ms = static_cast<double>(v);
+      return true;
+    }
+    if (field != Field::kStatus) return wrong_type(ec);
+    if (v < INT32_MIN || v > INT32_MAX) return fail(ec, "field 'status' is out of range");
+    rec->status = static_cast<int>(v);
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, json::error_code& ec) {
+    return scalar(ec, [&] { st.push_int64(i); }, [&](json::error_code& e) { return set_status(i, e); });
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code& ec) {
+    return scalar(ec, [&] { st.push_uint64(u); }, [&](json::error_code& e) {
+      if (field == Field::kLatency) {
+        rec->latency_ms = static_cast<double>(u);
+        return true;
+      }
+      if (field != Field::kStatus) return wrong_type(e);
+      return fail(e, "field 'status' is out of range");
+    });
+  }
+  bool on_double(double d, json::string_view, json::error_code& ec) {
+    return scalar(ec, [&] { st.push_double(d); }, [&](json::error_code& e) {
+      if (field != Field::kLatency) return wrong_type(e);
+      rec->latency_ms = d;
+      return true;
+    });
+  }
+  bool on_bool(bool b, json::error_code& ec) {
+    return scalar(ec, [&] { st.push_bool(b); }, [&](json::error_code& e) { return wrong_type(e); });
+  }
+  bool on_null(json::error_code& ec) {
+    return scalar(ec, [&] { st.push_null(); }, [&](json::error_code& e) {
+      // null is "absent" for every field but `request`.
+      if (field == Field::kRequest) return wrong_type(e);
+      unmark(field);
+      switch (field) {
+        case Field::kResponse: rec->response.reset(); break;
+        case Field::kStatus: rec->status.reset(); break;
+        case Field::kLatency: rec->latency_ms.reset(); break;
+        case Field::kAccountCreated: rec->account_created.reset(); break;
+        case Field::kTs: rec->ts = 0; break;
+        default:
+          if (std::string* d = string_dest()) d->clear();
+      }
+      return true;
+    });
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+}  // namespace
+
+struct ExchangeRecordParser::Impl {
+  explicit Impl(ExchangeParseOptions o) : parser(json::parse_options{}, o) {}
+  json::basic_parser<Handler> parser;
+};
+
+ExchangeRecordParser::ExchangeRecordParser(ExchangeParseOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+ExchangeRecordParser::~ExchangeRecordParser() = default;
+
+Status ExchangeRecordParser::parse(std::string_view line, ExchangeRecord& out) {
+  auto& p = impl_->parser;
+  Handler& h = p.handler();
+  p.reset();
+  h.begin(&out);
+  h.in_string = false;
+  json::error_code ec;
+  size_t n = 0;
+  try {
+    n = p.write_some(false, line.data(), line.size(), ec);
+  } catch (const std::exception& e) {  // allocation failure or a JSON size limit
+    return invalid_argument(std::string("not JSON: ") + e.what());
+  }
+  if (!h.error.empty()) return invalid_argument(h.error);
+  if (ec) return invalid_argument("not JSON: " + ec.message());
+  if (n != line.size()) return invalid_argument("not JSON: " + json::make_error_code(json::error::extra_data).message());
+  return Status();
+}
+
+Result<ExchangeRecord> parse_exchange_record(std::string_view line, const ExchangeParseOptions& options) {
+  ExchangeRecordParser parser(options);
+  ExchangeRecord r;
+  DG_RETURN_IF_ERROR(parser.parse(line, r));
   return r;
 }
 

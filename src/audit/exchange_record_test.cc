@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <string>
+#include <utility>
+
 #include "distillguard/exchange_record.h"
 
 namespace dg {
@@ -43,6 +47,124 @@ TEST(ExchangeRecord, ErrorsNameTheField) {
   EXPECT_NE(bad_ts.status().message().find("'ts'"), std::string::npos);
   EXPECT_FALSE(parse_exchange_record("{not json").ok());
   EXPECT_FALSE(parse_exchange_record("[1]").ok());
+}
+
+constexpr const char* kWithText =
+    R"({"ts":"2026-02-01T12:00:00.000Z","account":"a","endpoint":"/v1/chat/completions","request":{"messages":[{"role":"user","content":"hi"}],"logprobs":true},"response":{"id":"r1","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"the answer","reasoning_content":"because","tool_calls":[]},"logprobs":{"content":[{"token":"the","logprob":-0.1}]}},{"index":1,"text":"other","finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}},"status":200,"vendor":{"x":[1,{"y":null}]}})";
+
+TEST(ExchangeRecord, KeepsEverythingByDefault) {
+  auto r = parse_exchange_record(kWithText);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(boost::json::parse(to_json_line(*r)), boost::json::parse(kWithText));
+}
+
+TEST(ExchangeRecord, DropsGeneratedTextWhenAsked) {
+  auto r = parse_exchange_record(kWithText, {.keep_response_text = false});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(boost::json::value(*r->response),
+            boost::json::parse(R"({"id":"r1","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","tool_calls":[]}},{"index":1,"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}})"));
+  // The request (what the engine reads) and the unknown field are untouched.
+  EXPECT_EQ(boost::json::value(r->request), boost::json::parse(R"({"messages":[{"role":"user","content":"hi"}],"logprobs":true})"));
+  EXPECT_EQ(r->extra.at("vendor"), boost::json::parse(R"({"x":[1,{"y":null}]})"));
+}
+
+TEST(ExchangeRecord, DropsUnknownFieldsWhenAsked) {
+  auto r = parse_exchange_record(kWithText, {.keep_extra = false});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->extra.empty());
+  EXPECT_EQ(*r->status, 200);
+  // Dropped fields are still checked as JSON.
+  EXPECT_FALSE(parse_exchange_record(
+                   R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{},"vendor":[1,}])",
+                   {.keep_extra = false})
+                   .ok());
+}
+
+TEST(ExchangeRecordParser, ReuseResetsEveryField) {
+  ExchangeRecordParser p;
+  ExchangeRecord r;
+  ASSERT_TRUE(p.parse(kSpecExample, r).ok());
+  EXPECT_EQ(r.ip, "198.51.100.23");
+  EXPECT_FALSE(p.parse(R"({"ts":"2026-02-01T12:00:00Z","account":"b","endpoint":"/x","request":{"prompt":)", r).ok());
+  ASSERT_TRUE(p.parse(R"({"ts":"2026-02-01T12:00:01Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})", r)
+                  .ok());
+  EXPECT_EQ(r.account, "b");
+  EXPECT_TRUE(r.ip.empty());
+  EXPECT_TRUE(r.key_id.empty());
+  EXPECT_FALSE(r.response.has_value());
+  EXPECT_FALSE(r.status.has_value());
+  EXPECT_FALSE(r.latency_ms.has_value());
+  EXPECT_EQ(to_json_line(r), R"({"ts":"2026-02-01T12:00:01.000Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})");
+}
+
+TEST(ExchangeRecord, RejectsMalformedFieldsNamingThem) {
+  const std::string head = R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{})";
+  const std::pair<std::string, std::string> cases[] = {
+      {head + R"(,"status":200.5})", "'status' must be an integer"},
+      {head + R"(,"status":"200"})", "'status' must be an integer"},
+      {head + R"(,"status":99999999999})", "'status'"},
+      {head + R"(,"status":18446744073709551615})", "'status'"},
+      {head + R"(,"latency_ms":"fast"})", "'latency_ms' must be a number"},
+      {head + R"(,"response":[]})", "'response' must be an object"},
+      {head + R"(,"ip":7})", "'ip' must be a string"},
+      {head + R"(,"user_agent":{"a":1}})", "'user_agent' must be a string"},
+      {head + R"(,"account_created":"monday"})", "'account_created'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":null})", "'request' must be an object"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":[1]})", "'request' must be an object"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x"})", "missing required field 'request'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","request":{}})", "missing required field 'endpoint'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":null,"endpoint":"/x","request":{}})", "missing required field 'account'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"","endpoint":"/x","request":{}})", "'account' is empty"},
+      {R"({"ts":1769947200,"account":"a","endpoint":"/x","request":{}})", "'ts' must be a string"},
+      {R"({"account":"a","endpoint":"/x","request":{}})", "missing required field 'ts'"},
+      {head + "} x", "not JSON"},
+      {head + "", "not JSON"},
+      {R"("just a string")", "not a JSON object"},
+      {"42", "not a JSON object"},
+      {"", "not JSON"},
+  };
+  for (const auto& [line, want] : cases) {
+    auto r = parse_exchange_record(line);
+    ASSERT_FALSE(r.ok()) << line;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << line << " -> " << r.status().message();
+  }
+}
+
+TEST(ExchangeRecord, AcceptsEquivalentSpellings) {
+  // Whitespace, escaped keys and values, null optional fields, a repeated key (the last wins).
+  auto r = parse_exchange_record(
+      " {\"ts\" : \"2026-02-01T12:00:00Z\", \"acc\\u006funt\":\"x\", \"account\":\"a\\u00e9\\\"b\", "
+      "\"endpoint\":\"/x\",\"request\":{ },\"ip\":null,\"status\":null,\"response\":null,\"latency_ms\":3} \n");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->account, "a\u00e9\"b");
+  EXPECT_TRUE(r->ip.empty());
+  EXPECT_FALSE(r->status.has_value());
+  EXPECT_FALSE(r->response.has_value());
+  EXPECT_EQ(*r->latency_ms, 3.0);
+}
+
+TEST(ExchangeRecord, LongEscapedStringsArriveWhole) {
+  // Escaped strings longer than the parser's buffer reach the handler in parts:
+  // a top-level field, a captured request string and a dropped response text.
+  std::string esc, plain;
+  for (int i = 0; i < 3000; ++i) {
+    esc += "ab\\n";
+    plain += "ab\n";
+  }
+  std::string line = R"({"ts":"2026-02-01T12:00:00Z","account":")" + esc + R"(","endpoint":"/x","request":{"prompt":")" + esc +
+                     R"("},"response":{"choices":[{"text":")" + esc + R"(","finish_reason":"stop"}]},"note":")" + esc + R"("})";
+  for (bool lean : {false, true}) {
+    auto r = parse_exchange_record(line, {.keep_response_text = !lean, .keep_extra = !lean});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->account, plain);
+    EXPECT_EQ(r->request.at("prompt").as_string(), plain);
+    const auto& choice = r->response->at("choices").as_array()[0].as_object();
+    EXPECT_EQ(choice.contains("text"), !lean);
+    EXPECT_EQ(choice.at("finish_reason").as_string(), "stop");
+    if (!lean) {
+      EXPECT_EQ(r->extra.at("note").as_string(), plain);
+    }
+  }
 }
 
 TEST(Rfc3339, FormatMatchesParseAcrossYears) {

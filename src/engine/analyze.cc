@@ -1,5 +1,6 @@
 #include "engine/analyze.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -16,84 +17,170 @@ namespace dg::engine {
 
 namespace {
 
-// Reads lines from a plain or gzip file (zlib reads both transparently).
-class LineReader {
- public:
-  static Result<std::unique_ptr<LineReader>> open(const std::string& path) {
-    auto r = std::unique_ptr<LineReader>(new LineReader());
-    r->name_ = path == "-" ? "<stdin>" : path;
-    if (path == "-") {
-      r->gz_ = gzdopen(dup(STDIN_FILENO), "rb");
-    } else {
-      struct stat st {};
-      if (::stat(path.c_str(), &st) != 0)
-        return not_found(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
-      if (S_ISDIR(st.st_mode)) return invalid_argument(fmt::format("cannot read '{}': is a directory", path));
-      r->size_ = static_cast<uint64_t>(st.st_size);
-      r->gz_ = gzopen(path.c_str(), "rb");
+constexpr size_t kTextBuffer = 4u << 20;    // decompressed text (grows for longer lines)
+constexpr size_t kInputBuffer = 1u << 20;   // compressed input
+
+}  // namespace
+
+struct LineReader::Inflater {
+  z_stream z{};
+  std::unique_ptr<unsigned char[]> in{new unsigned char[kInputBuffer]};
+  bool ready = false;  // inflateInit2 done
+  ~Inflater() {
+    if (ready) inflateEnd(&z);
+  }
+};
+
+Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path) {
+  auto r = std::unique_ptr<LineReader>(new LineReader());
+  r->name_ = path == "-" ? "<stdin>" : path;
+  if (path == "-") {
+    r->fd_ = STDIN_FILENO;
+  } else {
+    r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r->fd_ < 0) return not_found(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+    r->own_fd_ = true;
+    struct stat st {};
+    if (::fstat(r->fd_, &st) != 0)
+      return not_found(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) return invalid_argument(fmt::format("cannot read '{}': is a directory", path));
+    r->size_ = static_cast<uint64_t>(st.st_size);
+    ::posix_fadvise(r->fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  r->cap_ = kTextBuffer;
+  r->buf_.reset(new char[r->cap_]);
+  // Sniff the gzip magic: the first bytes go to the inflater's input, or
+  // stay as text.
+  unsigned char head[2];
+  size_t got = 0;
+  while (got < 2) {
+    size_t n = r->read_raw(reinterpret_cast<char*>(head) + got, 2 - got);
+    if (n == 0) break;
+    got += n;
+  }
+  if (!r->error_.empty())
+    return invalid_argument(fmt::format("cannot read '{}': {}", r->name_, r->error_));
+  if (got == 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    auto gz = std::make_unique<Inflater>();
+    if (inflateInit2(&gz->z, 15 + 16) != Z_OK) return internal_error("zlib inflateInit2 failed");
+    gz->ready = true;
+    std::memcpy(gz->in.get(), head, 2);
+    gz->z.next_in = gz->in.get();
+    gz->z.avail_in = 2;
+    r->gz_ = std::move(gz);
+  } else {
+    std::memcpy(r->buf_.get(), head, got);
+    r->end_ = got;
+  }
+  return r;
+}
+
+LineReader::~LineReader() {
+  if (own_fd_) ::close(fd_);
+}
+
+size_t LineReader::read_raw(char* dst, size_t n) {
+  for (;;) {
+    ssize_t k = ::read(fd_, dst, n);
+    if (k >= 0) {
+      consumed_ += static_cast<uint64_t>(k);
+      return static_cast<size_t>(k);
     }
-    if (!r->gz_) return not_found(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
-    gzbuffer(r->gz_, 1 << 18);
-    return r;
+    if (errno == EINTR) continue;
+    error_ = std::strerror(errno);
+    return 0;
   }
-  ~LineReader() {
-    if (gz_) gzclose(gz_);
+}
+
+bool LineReader::fill() {
+  if (eof_) return false;
+  // Keep the unread tail at the front; grow when one line fills the buffer.
+  if (begin_ > 0) {
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    scan_ -= begin_;
+    end_ -= begin_;
+    begin_ = 0;
   }
-  // Next line (without '\n'); false at end. A read error sets error().
-  bool next(std::string_view& line) {
-    for (;;) {
-      size_t nl = buf_.find('\n', pos_);
-      if (nl != std::string::npos) {
-        line = std::string_view(buf_).substr(pos_, nl - pos_);
-        pos_ = nl + 1;
+  if (end_ == cap_) {
+    std::unique_ptr<char[]> bigger(new char[cap_ * 2]);
+    std::memcpy(bigger.get(), buf_.get(), end_);
+    buf_ = std::move(bigger);
+    cap_ *= 2;
+  }
+  const size_t before = end_;
+  if (!gz_) {
+    end_ += read_raw(buf_.get() + end_, cap_ - end_);
+  } else {
+    z_stream& z = gz_->z;
+    z.next_out = reinterpret_cast<Bytef*>(buf_.get() + end_);
+    z.avail_out = static_cast<uInt>(cap_ - end_);
+    bool stream_end = false;
+    while (z.avail_out > 0) {
+      if (z.avail_in == 0) {
+        size_t n = read_raw(reinterpret_cast<char*>(gz_->in.get()), kInputBuffer);
+        if (n == 0) {
+          if (error_.empty() && !stream_end) error_ = "unexpected end of gzip stream (truncated file)";
+          break;
+        }
+        z.next_in = gz_->in.get();
+        z.avail_in = static_cast<uInt>(n);
+      }
+      if (stream_end) {
+        // Another gzip member follows (concatenated .gz files), or trailing
+        // bytes that are not gzip, which gzip(1) also ignores.
+        if (z.next_in[0] != 0x1f) break;
+        if (inflateReset(&z) != Z_OK) {
+          error_ = "zlib inflateReset failed";
+          break;
+        }
+        stream_end = false;
+      }
+      int ret = inflate(&z, Z_NO_FLUSH);
+      if (ret == Z_STREAM_END) {
+        stream_end = true;
+      } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+        error_ = fmt::format("gzip: {}", z.msg ? z.msg : "data error");
+        break;
+      }
+    }
+    end_ = cap_ - z.avail_out;
+    if (z.avail_out > 0) eof_ = true;  // stopped before filling: end of input or an error
+  }
+  if (end_ == before) {
+    eof_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool LineReader::next(std::string_view& line) {
+  for (;;) {
+    if (const void* nl = std::memchr(buf_.get() + scan_, '\n', end_ - scan_)) {
+      const char* p = static_cast<const char*>(nl);
+      line = std::string_view(buf_.get() + begin_, static_cast<size_t>(p - (buf_.get() + begin_)));
+      begin_ = scan_ = static_cast<size_t>(p - buf_.get()) + 1;
+      ++line_no_;
+      return true;
+    }
+    scan_ = end_;
+    if (!fill()) {
+      if (begin_ < end_) {  // a last line without '\n'
+        line = std::string_view(buf_.get() + begin_, end_ - begin_);
+        begin_ = scan_ = end_;
         ++line_no_;
         return true;
       }
-      if (eof_) {
-        if (pos_ < buf_.size()) {
-          line = std::string_view(buf_).substr(pos_);
-          pos_ = buf_.size();
-          ++line_no_;
-          return true;
-        }
-        return false;
-      }
-      buf_.erase(0, pos_);
-      pos_ = 0;
-      size_t old = buf_.size();
-      buf_.resize(old + (1 << 18));
-      int n = gzread(gz_, buf_.data() + old, 1 << 18);
-      if (n < 0) {
-        int errnum = 0;
-        error_ = gzerror(gz_, &errnum);
-        n = 0;
-        eof_ = true;
-      }
-      buf_.resize(old + static_cast<size_t>(n));
-      if (n == 0) eof_ = true;
+      return false;
     }
   }
-  uint64_t line_no() const { return line_no_; }
-  const std::string& name() const { return name_; }
-  const std::string& error() const { return error_; }
-  uint64_t size() const { return size_; }
-  uint64_t offset() const { return gz_ ? static_cast<uint64_t>(std::max<z_off_t>(0, gzoffset(gz_))) : 0; }
+}
 
- private:
-  LineReader() = default;
-  gzFile gz_ = nullptr;
-  std::string name_;
-  std::string buf_;
-  size_t pos_ = 0;
-  bool eof_ = false;
-  uint64_t line_no_ = 0;
-  uint64_t size_ = 0;
-  std::string error_;
-};
+namespace {
 
 struct Source {
   std::unique_ptr<LineReader> reader;
-  std::optional<ExchangeRecord> next;
+  ExchangeRecord next;  // valid when has_next; parsed in place (string capacity reused)
+  bool has_next = false;
 };
 
 void reject(AnalyzeInput& in, const std::string& file, uint64_t line, std::string error) {
@@ -102,18 +189,18 @@ void reject(AnalyzeInput& in, const std::string& file, uint64_t line, std::strin
 }
 
 // Advances a source to its next valid record (counting malformed lines).
-void advance(Source& s, AnalyzeInput& in) {
-  s.next.reset();
+void advance(Source& s, ExchangeRecordParser& parser, AnalyzeInput& in) {
+  s.has_next = false;
   std::string_view line;
   while (s.reader->next(line)) {
     size_t b = line.find_first_not_of(" \t\r");
     if (b == std::string_view::npos) continue;  // blank line
-    auto r = parse_exchange_record(line);
-    if (!r.ok()) {
-      reject(in, s.reader->name(), s.reader->line_no(), r.status().message());
+    Status st = parser.parse(line, s.next);
+    if (!st.ok()) {
+      reject(in, s.reader->name(), s.reader->line_no(), st.message());
       continue;
     }
-    s.next = std::move(r).value();
+    s.has_next = true;
     return;
   }
 }
@@ -127,7 +214,7 @@ Result<AnalyzeResult> run_analyze(const AnalyzeOptions& opt) {
   for (const auto& path : opt.inputs) {
     DG_ASSIGN_OR_RETURN(auto reader, LineReader::open(path));
     total_bytes += reader->size();
-    sources.push_back({std::move(reader), std::nullopt});
+    sources.push_back({std::move(reader), {}, false});
   }
   auto t0 = std::chrono::steady_clock::now();
   AnalyzeResult res;
@@ -146,21 +233,23 @@ Result<AnalyzeResult> run_analyze(const AnalyzeOptions& opt) {
           tap_file);
     }
   }
-  for (auto& s : sources) advance(s, res.input);
+  // The engine reads neither generated text nor unknown fields.
+  ExchangeRecordParser parser(ExchangeParseOptions{.keep_response_text = false, .keep_extra = false});
+  for (auto& s : sources) advance(s, parser, res.input);
   bool progress = opt.progress && total_bytes > (64u << 20);
   auto last_draw = t0;
   for (;;) {
     Source* best = nullptr;
     for (auto& s : sources)
-      if (s.next && (!best || s.next->ts < best->next->ts)) best = &s;
+      if (s.has_next && (!best || s.next.ts < best->next.ts)) best = &s;
     if (!best) break;
-    const ExchangeRecord& r = *best->next;
+    const ExchangeRecord& r = best->next;
     if (res.input.records == 0) res.input.from = r.ts;
     res.input.from = std::min(res.input.from, r.ts);
     res.input.to = std::max(res.input.to, r.ts);
     ++res.input.records;
     engine.observe(r);
-    advance(*best, res.input);
+    advance(*best, parser, res.input);
     if (progress && (res.input.records & 0x3fff) == 0) {
       auto now = std::chrono::steady_clock::now();
       if (now - last_draw > std::chrono::milliseconds(200)) {

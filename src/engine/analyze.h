@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "distillguard/status.h"
@@ -19,6 +21,46 @@ struct Config;
 }
 
 namespace dg::engine {
+
+// Reads the lines of a plain or gzip file (detected by its magic bytes;
+// concatenated gzip members are read as one stream) or stdin ("-") through one
+// large buffer: zlib inflates straight into it and lines are views into it, so
+// nothing is allocated per line. A line longer than the buffer grows it.
+// Not thread-safe.
+class LineReader {
+ public:
+  // Errors: kNotFound / kInvalidArgument naming the file.
+  static Result<std::unique_ptr<LineReader>> open(const std::string& path);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // The next line without its '\n', valid until the next call; false at the
+  // end, or on a read or decompression error (error() then says what).
+  bool next(std::string_view& line);
+  uint64_t line_no() const { return line_no_; }  // 1-based number of the last line returned
+  const std::string& name() const { return name_; }
+  const std::string& error() const { return error_; }
+  uint64_t size() const { return size_; }          // bytes on disk (0 for stdin)
+  uint64_t offset() const { return consumed_; }    // bytes of the file read so far
+
+ private:
+  LineReader() = default;
+  bool fill();               // appends data to buf_; false at end or on error
+  size_t read_raw(char* dst, size_t n);  // read(2) with EINTR retry; sets error_ on failure
+
+  int fd_ = -1;
+  bool own_fd_ = false;
+  std::string name_, error_;
+  uint64_t size_ = 0, consumed_ = 0, line_no_ = 0;
+  bool eof_ = false;
+  // Decompression (gzip inputs only).
+  struct Inflater;
+  std::unique_ptr<Inflater> gz_;
+  // Unread text is buf_[begin_, end_); '\n' was searched up to scan_.
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0, begin_ = 0, end_ = 0, scan_ = 0;
+};
 
 struct RejectedLine {
   std::string file;
