@@ -21,8 +21,8 @@ const byAccount = new Map();
 for (const r of audit) {
   if (!r.account) continue;
   const a = byAccount.get(r.account) ?? { actions: {}, last: null, refused_by: {}, limit_note: null };
-  // A request refused by a stage before policy (limit, tightened by risk; assess's
-  // capability/cluster limits) never reached the policy ladder: count it by stage.
+  // A request refused by a stage (limit, at the share of its limits the policy
+  // ladder left it; assess's capability/cluster limits) is counted by stage.
   const notes = r.notes || [];
   const lastStage = notes.length ? notes[notes.length - 1].stage : null;
   if (r.status >= 400 && lastStage && lastStage !== 'policy' && lastStage !== 'forward') {

@@ -10,7 +10,7 @@
 # what was caught: the gateway's actions from the audit log and the engine's
 # verdicts and reasons (`audit export` | `analyze`, demo/report.mjs), plus an
 # HTML report in the work directory. The gateway runs on its embedded defaults
-# (stages auth, assess, limit, policy, forward) with a demo watermark key.
+# (stages auth, assess, policy, limit, forward) with a demo watermark key.
 #
 # usage: demo/run.sh [--quick]
 #   env DG_BIN        the binary (default build/src/cli/distillguard)

@@ -16,6 +16,7 @@
 
 #include <boost/json/object.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -96,6 +97,10 @@ class ExchangeContext {
   std::string capability;  // by classify (may stay empty)
   double risk = 0.0;       // by assess
   Action action = Action::kAllow;  // by policy
+  // By policy, for the limit stage after it: the share (0, 1] of its limits the
+  // account keeps (lowered at throttle and above, 1 for allow). Unset: the limit
+  // stage's own rule (risk_multiplier(risk)).
+  std::optional<double> limit_multiplier;
   int64_t estimated_tokens = 0;    // charged at admission by limit
   // Extra headers for the client's response, local reply or not (e.g. x-ratelimit-*).
   std::vector<std::pair<std::string, std::string>> response_headers;

@@ -263,9 +263,10 @@ Config default_config() {
   add("standard", 600, 400000, 30, 1.0, 0);
   add("verified", 3000, 2000000, 30, 1.0, 0);
   add("enterprise", 10000, 10000000, 30, 1.0, 0);
-  // The full system: assess puts the account's risk in ctx.risk before limit
-  // (tightening) and policy (the countermeasure ladder) read it; forward last.
-  c.stages.order = {"auth", "assess", "limit", "policy", "forward"};
+  // The full system: assess puts the account's risk in ctx.risk before policy
+  // (the countermeasure ladder, which sets the share of its limits a throttled
+  // account keeps) and limit (which enforces it) read it; forward last.
+  c.stages.order = {"auth", "assess", "policy", "limit", "forward"};
   return c;
 }
 

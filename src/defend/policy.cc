@@ -37,7 +37,7 @@ Result<PolicyConfig> PolicyConfig::from_config(const Config& config) {
   p.hysteresis = s.get_double("hysteresis", p.hysteresis, 0.0, 1.0);
   p.min_dwell = static_cast<TimeNs>(s.get_double("min_dwell_seconds", 600, 0, 1e9) * kNsPerSec);
   for (auto& a : s.get_string_list("allow_accounts", {})) p.allow_accounts.insert(a);
-  p.throttle_rpm = s.get_int("throttle_rpm", p.throttle_rpm, 1, 1'000'000);
+  p.throttle_multiplier = s.get_double("throttle_multiplier", p.throttle_multiplier, 0.001, 1.0);
   const std::string wf = s.get_string("watermark_from", "throttle");
   if (wf == "off") {
     p.watermark_off = true;
@@ -112,7 +112,7 @@ PolicyDecision PolicyLadder::decide(const std::string& account, std::string_view
   auto it = sh.states.find(account);
   if (it == sh.states.end()) {
     if (sh.states.size() >= config_.max_tracked / shards_.size()) sh.states.erase(sh.states.begin());
-    it = sh.states.emplace(account, State{Action::kAllow, now, 0}).first;
+    it = sh.states.emplace(account, State{Action::kAllow, now}).first;
   }
   State& st = it->second;
   // Highest rung the risk reaches going up.
@@ -146,20 +146,6 @@ PolicyDecision PolicyLadder::decide(const std::string& account, std::string_view
   }
   d.action = st.action;
   return d;
-}
-
-bool PolicyLadder::throttle_admit(const std::string& account, TimeNs now, TimeNs* retry_after) {
-  const TimeNs interval = 60 * kNsPerSec / config_.throttle_rpm;
-  Shard& sh = shard(account);
-  std::lock_guard lock(sh.mu);
-  State& st = sh.states[account];
-  const TimeNs tat = std::max(st.tat, now);
-  if (tat - now > 0) {  // burst of one: the next request must wait for the interval
-    if (retry_after) *retry_after = tat - now;
-    return false;
-  }
-  st.tat = tat + interval;
-  return true;
 }
 
 }  // namespace dg::defend

@@ -16,7 +16,9 @@
 //   min_dwell_seconds = 600     time on a rung before going down
 //   allow_accounts = [...]      always allow
 //   accounts.<id> = "trace"     admin override
-//   throttle_rpm = 10           requests per minute while throttled (local 429)
+//   throttle_multiplier = 0.25  share of its tier's limits (requests and tokens per
+//                               minute) an account keeps at throttle and above; the
+//                               limit stage applies it (ctx.limit_multiplier)
 //   watermark_from = "throttle" lowest rung that watermarks ("off" = never)
 //   watermark_strength = 0.5    share of eligible words forced green
 //   trace_watermark_strength = 1.0
@@ -59,7 +61,7 @@ struct PolicyConfig {
   TimeNs min_dwell = 600 * kNsPerSec;
   std::unordered_set<std::string> allow_accounts;
   std::map<std::string, Action, std::less<>> overrides;
-  int64_t throttle_rpm = 10;
+  double throttle_multiplier = 0.25;
   Action watermark_from = Action::kThrottle;
   bool watermark_off = false;
   double watermark_strength = 0.5;
@@ -88,15 +90,12 @@ class PolicyLadder {
  public:
   explicit PolicyLadder(PolicyConfig config) : config_(std::move(config)) {}
   PolicyDecision decide(const std::string& account, std::string_view tier, double risk, TimeNs now);
-  // Local throttle: true if this request is within throttle_rpm (GCRA, per account).
-  bool throttle_admit(const std::string& account, TimeNs now, TimeNs* retry_after);
   const PolicyConfig& config() const { return config_; }
 
  private:
   struct State {
     Action action = Action::kAllow;
     TimeNs since = 0;
-    TimeNs tat = 0;  // throttle GCRA theoretical arrival time
   };
   struct Shard {
     std::mutex mu;

@@ -96,6 +96,7 @@ class LimitStage final : public Stage {
 
  private:
   double multiplier(const ExchangeContext& ctx) const {
+    if (ctx.limit_multiplier) return *ctx.limit_multiplier;  // the policy ladder decided
     return hooks_.multiplier ? hooks_.multiplier(ctx) : risk_multiplier(ctx.risk);
   }
   const TierConfig& tier_of(const ExchangeContext& ctx) const {

@@ -15,6 +15,8 @@
 // `risk_multiplier(ctx.risk)` (1 below risk 0.5, falling linearly to 0.1 at
 // risk 1). A stage before limit that sets ctx.risk (e.g. the account's last
 // known risk) tightens the limits; LimitStageHooks::multiplier replaces that rule.
+// When the policy stage runs before limit it decides instead: it sets
+// ctx.limit_multiplier (its throttle rung; 1 for allow), which replaces the rule.
 // Extra limits (per capability, per cluster of linked accounts) come from
 // LimitStageHooks::extra_limits and are checked all-or-nothing with the
 // account's own; a refusal by one is a 429 like the others.

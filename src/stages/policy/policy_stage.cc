@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "defend/degrade.h"
 #include "defend/watermark_transform.h"
 
@@ -28,27 +30,20 @@ class PolicyStage final : public Stage {
       return FilterStatus::kContinue;
     }
     ctx.action = d.action;
-    ctx.notes.emplace_back("policy", fmt::format("{}: {}", action_name(d.action), d.reason));
     const auto& cfg = ladder_.config();
-    switch (d.action) {
-      case Action::kBlock:
-        ctx.reply(LocalReply{403, "permission_error", "blocked_by_policy",
-                             "This account's access has been suspended by policy.", {}});
-        return FilterStatus::kStop;
-      case Action::kThrottle: {
-        TimeNs retry = 0;
-        if (!ladder_.throttle_admit(account, now, &retry)) {
-          const int64_t secs = std::max<int64_t>(1, (retry + kNsPerSec - 1) / kNsPerSec);
-          ctx.reply(LocalReply{429, "rate_limit_error", "throttled_by_policy",
-                               fmt::format("Rate limit reached for account {}. Please try again in {}s.", account, secs),
-                               {{"Retry-After", std::to_string(secs)}}});
-          return FilterStatus::kStop;
-        }
-        break;
-      }
-      default:
-        break;
+    if (d.action == Action::kBlock) {
+      ctx.notes.emplace_back("policy", fmt::format("block: {}", d.reason));
+      ctx.reply(LocalReply{403, "permission_error", "blocked_by_policy",
+                           "This account's access has been suspended by policy.", {}});
+      return FilterStatus::kStop;
     }
+    // Throttling is the limit stage's job (one limiter): the ladder only says
+    // what share of its tier's limits the account keeps.
+    const double share = d.action >= Action::kThrottle ? cfg.throttle_multiplier : 1.0;
+    ctx.limit_multiplier = share;
+    ctx.notes.emplace_back("policy", share < 1.0 ? fmt::format("{}: {}; limits x{:.2f}", action_name(d.action),
+                                                               d.reason, share)
+                                                 : fmt::format("{}: {}", action_name(d.action), d.reason));
     if (d.action >= Action::kDegrade) {
       if (cfg.reasoning != defend::ReasoningMode::kKeep) {
         ctx.add_transform(std::make_unique<defend::ReasoningTransform>(cfg.reasoning));
@@ -99,6 +94,15 @@ std::unique_ptr<Stage> make_policy_stage_with(defend::PolicyConfig config, Clock
 }
 
 Result<std::unique_ptr<Stage>> make_policy_stage(const Config& config, Clock& clock, StageMode mode) {
+  // The throttle rung works through the limit stage: it must run after policy.
+  const auto& order = config.stages.order;
+  const auto limit = std::find(order.begin(), order.end(), "limit");
+  if (limit != order.end() && limit < std::find(order.begin(), order.end(), "policy") &&
+      config.stages.mode("limit") != StageMode::kOff) {
+    return invalid_argument(config.source_name +
+                            ": stages.order: 'policy' must come before 'limit' (its throttle rung sets the "
+                            "share of the account's limits that the limit stage enforces)");
+  }
   DG_ASSIGN_OR_RETURN(defend::PolicyConfig p, defend::PolicyConfig::from_config(config));
   std::shared_ptr<defend::CanaryRegistry> registry;
   std::string db = p.canary_db.empty() ? config.storage.sqlite_path : p.canary_db;
