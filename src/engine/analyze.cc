@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#if DG_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -22,13 +25,68 @@ constexpr size_t kInputBuffer = 1u << 20;   // compressed input
 
 }  // namespace
 
+// gzip decompression: ISA-L's inflate when the build found it (about twice
+// zlib's speed, which is most of the cost of reading a .jsonl.gz), zlib's
+// otherwise. Both check each member's CRC and length, read concatenated
+// members, and stop at trailing bytes that are not gzip (as gzip(1) does).
 struct LineReader::Inflater {
-  z_stream z{};
   std::unique_ptr<unsigned char[]> in{new unsigned char[kInputBuffer]};
-  bool ready = false;  // inflateInit2 done
+  const unsigned char* next_in = nullptr;
+  size_t avail_in = 0;
+  bool member_end = false;  // the current gzip member is complete
+#if DG_HAVE_ISAL
+  inflate_state s;
+  Inflater() {
+    isal_inflate_init(&s);
+    s.crc_flag = ISAL_GZIP;
+  }
+  bool init() { return true; }
+  bool restart() {
+    isal_inflate_reset(&s);
+    s.crc_flag = ISAL_GZIP;
+    member_end = false;
+    return true;
+  }
+  // Inflates into [out, out + n); returns bytes written, or sets `error`.
+  size_t run(char* out, size_t n, std::string& error) {
+    s.next_in = const_cast<uint8_t*>(next_in);
+    s.avail_in = static_cast<uint32_t>(avail_in);
+    s.next_out = reinterpret_cast<uint8_t*>(out);
+    s.avail_out = static_cast<uint32_t>(n);
+    int ret = isal_inflate(&s);
+    size_t wrote = n - s.avail_out;
+    next_in = s.next_in;
+    avail_in = s.avail_in;
+    if (ret != ISAL_DECOMP_OK) error = fmt::format("gzip: corrupt data (ISA-L error {})", ret);
+    if (s.block_state == ISAL_BLOCK_FINISH) member_end = true;
+    return wrote;
+  }
+  ~Inflater() = default;
+#else
+  z_stream z{};
+  bool ready = false;
+  bool init() { return ready = inflateInit2(&z, 15 + 16) == Z_OK; }
+  bool restart() {
+    member_end = false;
+    return inflateReset(&z) == Z_OK;
+  }
+  size_t run(char* out, size_t n, std::string& error) {
+    z.next_in = const_cast<Bytef*>(next_in);
+    z.avail_in = static_cast<uInt>(avail_in);
+    z.next_out = reinterpret_cast<Bytef*>(out);
+    z.avail_out = static_cast<uInt>(n);
+    int ret = inflate(&z, Z_NO_FLUSH);
+    size_t wrote = n - z.avail_out;
+    next_in = z.next_in;
+    avail_in = z.avail_in;
+    if (ret == Z_STREAM_END) member_end = true;
+    else if (ret != Z_OK && ret != Z_BUF_ERROR) error = fmt::format("gzip: {}", z.msg ? z.msg : "data error");
+    return wrote;
+  }
   ~Inflater() {
     if (ready) inflateEnd(&z);
   }
+#endif
 };
 
 Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path) {
@@ -62,11 +120,10 @@ Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path) {
     return invalid_argument(fmt::format("cannot read '{}': {}", r->name_, r->error_));
   if (got == 2 && head[0] == 0x1f && head[1] == 0x8b) {
     auto gz = std::make_unique<Inflater>();
-    if (inflateInit2(&gz->z, 15 + 16) != Z_OK) return internal_error("zlib inflateInit2 failed");
-    gz->ready = true;
+    if (!gz->init()) return internal_error("cannot start gzip decompression");
     std::memcpy(gz->in.get(), head, 2);
-    gz->z.next_in = gz->in.get();
-    gz->z.avail_in = 2;
+    gz->next_in = gz->in.get();
+    gz->avail_in = 2;
     r->gz_ = std::move(gz);
   } else {
     std::memcpy(r->buf_.get(), head, got);
@@ -111,40 +168,25 @@ bool LineReader::fill() {
   if (!gz_) {
     end_ += read_raw(buf_.get() + end_, cap_ - end_);
   } else {
-    z_stream& z = gz_->z;
-    z.next_out = reinterpret_cast<Bytef*>(buf_.get() + end_);
-    z.avail_out = static_cast<uInt>(cap_ - end_);
-    bool stream_end = false;
-    while (z.avail_out > 0) {
-      if (z.avail_in == 0) {
-        size_t n = read_raw(reinterpret_cast<char*>(gz_->in.get()), kInputBuffer);
+    Inflater& gz = *gz_;
+    while (end_ < cap_ && error_.empty()) {
+      if (gz.avail_in == 0) {
+        size_t n = read_raw(reinterpret_cast<char*>(gz.in.get()), kInputBuffer);
         if (n == 0) {
-          if (error_.empty() && !stream_end) error_ = "unexpected end of gzip stream (truncated file)";
+          if (error_.empty() && !gz.member_end) error_ = "unexpected end of gzip stream (truncated file)";
           break;
         }
-        z.next_in = gz_->in.get();
-        z.avail_in = static_cast<uInt>(n);
+        gz.next_in = gz.in.get();
+        gz.avail_in = n;
       }
-      if (stream_end) {
-        // Another gzip member follows (concatenated .gz files), or trailing
-        // bytes that are not gzip, which gzip(1) also ignores.
-        if (z.next_in[0] != 0x1f) break;
-        if (inflateReset(&z) != Z_OK) {
-          error_ = "zlib inflateReset failed";
-          break;
-        }
-        stream_end = false;
+      if (gz.member_end) {
+        if (gz.next_in[0] != 0x1f) break;  // not another member: trailing bytes are ignored
+        if (!gz.restart()) error_ = "cannot restart gzip decompression";
+        continue;
       }
-      int ret = inflate(&z, Z_NO_FLUSH);
-      if (ret == Z_STREAM_END) {
-        stream_end = true;
-      } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-        error_ = fmt::format("gzip: {}", z.msg ? z.msg : "data error");
-        break;
-      }
+      end_ += gz.run(buf_.get() + end_, cap_ - end_, error_);
     }
-    end_ = cap_ - z.avail_out;
-    if (z.avail_out > 0) eof_ = true;  // stopped before filling: end of input or an error
+    if (end_ < cap_) eof_ = true;  // stopped before filling: end of input or an error
   }
   if (end_ == before) {
     eof_ = true;
