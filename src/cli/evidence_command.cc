@@ -1,5 +1,7 @@
 // distillguard evidence: writes a self-checking evidence bundle for an account
-// or a cluster (see src/defend/evidence.h for the layout).
+// or a cluster (see src/defend/evidence.h for the layout). A cluster is found
+// from the audit log alone (defend::find_cluster: the engine replays the log as
+// `audit export | analyze` does): give its id from that report or any member.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -7,21 +9,22 @@
 #include "config/config.h"
 #include "defend/evidence.h"
 #include "defend/verify.h"
+#include "engine/analyze.h"
 
 namespace dg::cli {
 namespace {
 
 int run_evidence(int argc, char** argv) {
   CLI::App app{"Write an evidence bundle for an account or a cluster"};
-  std::string account, cluster, members, out, audit_db, canary_db, master_file, config_path;
+  std::string account, cluster, out, audit_db, canary_db, master_file, config_path;
   std::vector<std::string> suspects;
   int context = 3;
   auto* a = app.add_option("--account", account, "the account");
-  auto* c = app.add_option("--cluster", cluster, "the cluster id (with --members)");
+  auto* c = app.add_option("--cluster", cluster,
+                           "a cluster: its id in `audit export | analyze`'s report (e.g. c3) or any member account");
   a->excludes(c);
-  app.add_option("--members", members, "the cluster's accounts, one per line");
   app.add_option("--out", out, "output directory")->required();
-  app.add_option("--config", config_path, "config file (audit/storage paths)");
+  app.add_option("--config", config_path, "config file (audit/storage paths, [engine] settings)");
   app.add_option("--audit-db", audit_db, "audit log SQLite file (default: from --config)");
   app.add_option("--canary-db", canary_db, "canary registry SQLite file (default: storage.sqlite_path)");
   app.add_option("--master-key-file", master_file, "master secret for watermark results (or $DG_WATERMARK_MASTER_KEY)");
@@ -32,26 +35,35 @@ int run_evidence(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  defend::EvidenceOptions o;
-  if (!account.empty()) {
-    o.subject = "account:" + account;
-    o.accounts = {account};
-  } else if (!cluster.empty()) {
-    if (members.empty()) return std::fprintf(stderr, "evidence: --cluster needs --members FILE\n"), 2;
-    auto m = defend::read_account_list(members);
-    if (!m.ok()) return std::fprintf(stderr, "evidence: %s\n", m.status().to_string().c_str()), 2;
-    o.subject = "cluster:" + cluster;
-    o.accounts = *m;
-  } else {
-    return std::fprintf(stderr, "evidence: give --account or --cluster\n"), 2;
-  }
+  if (account.empty() && cluster.empty()) return std::fprintf(stderr, "evidence: give --account or --cluster\n"), 2;
+  engine::EngineConfig engine_config;
   if (!config_path.empty()) {
     auto cfg = load_config_file(config_path);
     if (!cfg.ok()) return std::fprintf(stderr, "evidence: %s\n", cfg.status().to_string().c_str()), 2;
     if (audit_db.empty()) audit_db = cfg->audit.effective_sqlite_path(cfg->storage);
     if (canary_db.empty()) canary_db = cfg->storage.sqlite_path;
+    auto ec = engine::engine_config_from(*cfg);
+    if (!ec.ok()) return std::fprintf(stderr, "evidence: %s\n", ec.status().to_string().c_str()), 2;
+    engine_config = *ec;
   }
   if (audit_db.empty()) return std::fprintf(stderr, "evidence: give --audit-db or --config\n"), 2;
+  defend::EvidenceOptions o;
+  defend::ClusterMembers members;
+  if (!account.empty()) {
+    o.subject = "account:" + account;
+    o.accounts = {account};
+  } else {
+    auto m = defend::find_cluster(audit_db, cluster, engine_config);
+    if (!m.ok()) return std::fprintf(stderr, "evidence: %s\n", m.status().to_string().c_str()), 1;
+    members = std::move(m).value();
+    o.subject = "cluster:" + members.id;
+    o.accounts = members.accounts;
+    o.cluster = &members;
+    std::string list;
+    for (const auto& x : members.accounts) list += (list.empty() ? "" : ", ") + x;
+    std::printf("cluster %s (%s, risk %.2f): %zu accounts: %s\n", members.id.c_str(),
+                engine::verdict_name(members.verdict), members.risk, members.accounts.size(), list.c_str());
+  }
   o.audit_db = audit_db;
   o.canary_db = canary_db;
   o.out_dir = out;

@@ -97,6 +97,43 @@ std::string response_text(const json::object& rec) {
 
 }  // namespace
 
+Result<ClusterMembers> find_cluster(const std::string& audit_db, std::string_view wanted,
+                                    const engine::EngineConfig& config) {
+  engine::Engine eng(config);
+  ClusterMembers m;
+  DG_RETURN_IF_ERROR(read_audit_entries(audit_db, 0, 0, "", [&](const AuditEntry& e) {
+    m.last_seq = e.seq;
+    auto r = parse_exchange_record(e.line);
+    if (!r.ok()) return true;  // analyze would reject the line too
+    eng.observe(*r);
+    ++m.records;
+    return true;
+  }));
+  const engine::EngineReport rep = eng.report();
+  const engine::ClusterReport* found = nullptr;
+  for (const auto& c : rep.clusters)
+    if (c.id == wanted) found = &c;
+  if (!found) {
+    const engine::AccountReport* acct = nullptr;
+    for (const auto& a : rep.accounts)
+      if (a.account == wanted) acct = &a;
+    if (!acct) {
+      return not_found(fmt::format("no cluster '{}' and no account of that name in the audit log ({} records, {} clusters)",
+                                   wanted, m.records, rep.clusters.size()));
+    }
+    if (acct->cluster.empty()) return not_found(fmt::format("account '{}' is in no cluster", wanted));
+    for (const auto& c : rep.clusters)
+      if (c.id == acct->cluster) found = &c;
+    if (!found) return internal_error("cluster " + acct->cluster + " of " + std::string(wanted) + " not in the report");
+  }
+  m.id = found->id;
+  m.accounts = found->accounts;
+  m.verdict = found->verdict;
+  m.risk = found->risk;
+  m.reasons = found->reasons;
+  return m;
+}
+
 Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
@@ -239,6 +276,8 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
 - `watermark.json` — watermark tests (null hypothesis stated inside).
 - `head.txt` — the chain head at export time; compare it with a head published or anchored earlier.
 - `check_chain.py` — the integrity check below, Python standard library only.
+- `cluster.json` — (cluster bundles) how the cluster's membership was found, and the detection
+  engine's verdict, risk and reasons for it.
 
 ## How to check integrity (no distillguard needed)
 1. Files unchanged: `sha256sum -c SHA256SUMS`
@@ -265,8 +304,26 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
       {"head.txt", fmt::format("{}\t{}\n", head_seq, head_hash)},
       {"check_chain.py", kCheckScript},
   };
+  std::vector<std::pair<std::string, std::string>> all = files;
+  if (opt.cluster) {
+    const ClusterMembers& c = *opt.cluster;
+    json::array reasons;
+    for (const auto& r : c.reasons)
+      reasons.push_back(json::object{{"signal", r.signal}, {"value", r.value}, {"weight", r.weight}, {"detail", r.detail}});
+    json::object cj{{"id", c.id},
+                    {"accounts", json::value_from(c.accounts)},
+                    {"verdict", engine::verdict_name(c.verdict)},
+                    {"risk", c.risk},
+                    {"reasons", reasons},
+                    {"how_found",
+                     fmt::format("the detection engine replayed the audit log's {} exchange records (chain seq 1..{}) "
+                                 "in chain order, as `distillguard audit export | distillguard analyze --input -` does; "
+                                 "this is cluster {} of that replay's report",
+                                 c.records, c.last_seq, c.id)}};
+    all.emplace_back("cluster.json", json::serialize(cj) + "\n");
+  }
   std::string sums;
-  for (const auto& [name, data] : files) {
+  for (const auto& [name, data] : all) {
     DG_RETURN_IF_ERROR(write_file(dir / name, data));
     sums += sha256_hex(data) + "  " + name + "\n";
     sum.files.push_back(name);

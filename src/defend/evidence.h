@@ -16,6 +16,8 @@
 //   watermark.json   watermark test of the responses the subject received (own key) and of
 //                    any suspect texts given, with positions, score and p-values
 //   head.txt         the audit chain head (seq and hash) at export time
+//   cluster.json     (cluster subjects) how membership was found, the engine's
+//                    verdict, risk and reasons for the cluster
 //   check_chain.py   the integrity check (stdlib only), also described in README.md
 //
 // Chain rule (src/audit/audit_log.h): hash = hex(SHA-256(unhex(prev_hash) || line)).
@@ -27,12 +29,34 @@
 #include <vector>
 
 #include "distillguard/status.h"
+#include "engine/engine.h"
 
 namespace dg::defend {
+
+// A cluster of linked accounts as `distillguard analyze` names it, found from
+// the audit log alone: the detection engine (the same Engine::observe analyze
+// runs) replays the log's exchange records in chain order — exactly what
+// `audit export | analyze --input -` does, so ids match that report — and the
+// cluster is looked up by its id ("c3") or, failing that, by any member account.
+struct ClusterMembers {
+  std::string id;                     // "c3"
+  std::vector<std::string> accounts;  // sorted
+  engine::Verdict verdict = engine::Verdict::kOk;
+  double risk = 0;
+  std::vector<engine::Reason> reasons;
+  int64_t records = 0;                // audit records replayed
+  int64_t last_seq = 0;               // chain position the replay stopped at
+};
+// Errors: kNotFound (no cluster with that id, or the account is in none / was
+// never seen), or the audit log's read error. Lines that are not exchange
+// records are skipped (as analyze rejects them).
+Result<ClusterMembers> find_cluster(const std::string& audit_db, std::string_view cluster_or_account,
+                                    const engine::EngineConfig& config = {});
 
 struct EvidenceOptions {
   std::string subject;                // "account:A" or "cluster:C" (for the README)
   std::vector<std::string> accounts;  // the subject's accounts
+  const ClusterMembers* cluster = nullptr;  // cluster subjects: written to cluster.json
   std::string audit_db;               // SQLite audit log
   std::string out_dir;
   std::string canary_db;              // "" = none
