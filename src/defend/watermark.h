@@ -1,23 +1,31 @@
 // Keyed, per-account lexical watermark applied to response text after
-// generation, and its detector.
+// generation, and its detector (scheme v2).
 //
 // How it works. The text is read left to right as whitespace-separated runs.
-// A run is an *eligible position* when its letters form one word of the
-// synonym table (lowercase, or Capitalised at a sentence start) and it lies
-// outside every protected span: fenced or indented code, inline code, JSON
-// ({...}), blockquotes, "double", “curly” or 'single' quotations, and any run
-// with digits, URLs, e-mail addresses, paths, markup or non-ASCII letters.
-// Quote, inline-code and brace state ends at a blank line (outside fences). At an
-// eligible position with context c (the previous run, lowercased, trimmed of
-// punctuation) and synonym group G of k words, the key gives
-//     (u, g) = SHA-256(key ‖ c ‖ 0x1f ‖ G)  →  u uniform in [0,1), g in [0,k)
-// The position is *selected* when u < strength; a selected word is replaced by
-// member g of G ("green"), keeping its capitalisation. Unselected positions are
-// left alone, so `strength` is the share of eligible positions forced green
-// (the share actually changed is strength·(1 − 1/k) on average).
+// An *eligible position* is a form of the synonym table (synonyms.h: a word,
+// a two-word phrase such as "for example", or a contraction pair such as
+// "do not"/"don't", "it is"/"it's") outside every protected span: fenced or
+// indented code, inline code, JSON ({...}), blockquotes, "double", “curly” or
+// 'single' quotations, and any run with digits, URLs, e-mail addresses, paths,
+// markup or non-ASCII letters (the apostrophe inside a contraction, ' or ’, is
+// not a quotation mark). Lowercase, or Capitalised at a sentence start
+// (mid-sentence capitals are names; "I" always). Contractions obey rules that
+// keep every swap grammatical and meaning-preserving, and that give the same
+// decision whichever form is present (so the detector finds exactly the
+// positions the embedder used): see unit_allowed() in watermark.cc and
+// docs/countermeasures.md. Quote, inline-code and brace state ends at a blank
+// line (outside fences). At an eligible position with context c (the previous
+// run, lowercased, trimmed of punctuation; after an edited position, the last
+// word of the form written) and group G of k forms, the key gives
+//     (u, g) = SipHash-2-4(key, c ‖ 0x1f ‖ G)  →  u uniform in [0,1), g in [0,k)
+// The position is *selected* when u < strength; a selected form is replaced by
+// member g of G ("green"), keeping its capitalisation (and the text's
+// apostrophe style). Unselected positions are left alone, so `strength` is
+// the share of eligible positions forced green (the share actually changed is
+// strength·(1 − 1/k) on average).
 //
 // Null hypothesis of the detector: the text was written without this key.
-// Then, for every distinct (context, group) pair, whether the word present is
+// Then, for every distinct (context, group) pair, whether the form present is
 // the key's green member is an independent Bernoulli(1/k) draw (the green
 // member is a keyed pseudo-random function of the context, independent of the
 // text). Repeated (context, group) pairs are scored once. The detector scores
@@ -26,8 +34,10 @@
 // upper tail of the green count (normal approximation above 3000 positions).
 //
 // Streaming: Watermarker::feed() emits everything except the trailing
-// unfinished run (the only lookahead a word boundary needs); finish() flushes
-// it. Any chunking of a text gives the same output as one feed().
+// unfinished run and, when that run may start a two-word form or is a
+// contraction, the (at most three) complete runs after it that the rules look
+// at; finish() flushes. Any chunking of a text gives the same output as one
+// feed().
 //
 // Thread-safety: Watermarker and PositionExtractor are per-response objects,
 // not thread-safe; the SynonymTable they reference must outlive them.
@@ -46,7 +56,7 @@ namespace dg::defend {
 
 using WatermarkKey = Sha256;
 
-// Per-account key: HMAC-SHA256(master, "distillguard/watermark/v1/account:" + account).
+// Per-account key: HMAC-SHA256(master, "distillguard/watermark/v2/account:" + account).
 WatermarkKey derive_account_key(std::string_view master_secret, std::string_view account);
 
 // Scans text as described above and calls on_candidate() for each eligible
@@ -72,12 +82,20 @@ class WordScanner {
   const SynonymTable& table_;
 
  private:
+  static constexpr size_t kNeedMore = static_cast<size_t>(-1);
+  void drain(std::string& out, bool final);
   void on_space(char c);
-  void process_run(std::string_view tok, std::string& out);
+  // Processes the run buf_[i, j) (and, for a two-word unit, the next run);
+  // returns the offset after what was consumed, or kNeedMore when the rules
+  // need lookahead runs that have not arrived yet (nothing is consumed then).
+  size_t process_run(size_t i, size_t j, bool final, std::string& out);
+  bool unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_punct, std::string_view next1,
+                    std::string_view next2, bool have_next1) const;
 
   std::string buf_;
   std::string prev_;   // context: the previous run, lowercased and trimmed
   std::string lower_;  // scratch
+  std::string scratch_key_;  // scratch: two-word lookup key
   bool at_line_start_ = true;
   int line_indent_ = 0;
   bool line_protected_ = false;
@@ -87,15 +105,22 @@ class WordScanner {
   int curly_quote_ = 0;
   int brace_depth_ = 0;
   bool sentence_start_ = true;
+  bool curly_apostrophe_ = false;  // the text writes contractions with ’ (U+2019), not '
 };
 
-// The watermark decision at one position, shared by embedder and detector.
+// The watermark decision at one position, shared by embedder and detector:
+// h = SipHash-2-4(first 16 bytes of the account key, context ‖ 0x1f ‖ group as
+// 4 little-endian bytes); u = (h >> 32) / 2^32 and green = (h mod 2^32) mod k.
+// SipHash-2-4 is a pseudo-random function keyed with 128 bits, so without the
+// key (u, green) are unpredictable and, for distinct messages, independent;
+// the account key is an HMAC-SHA256 output used for nothing else.
 struct PositionHash {
   double u = 0;        // selection draw in [0,1)
   uint32_t green = 0;  // green member in [0,k)
 };
-PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group, uint32_t k,
-                           std::string& scratch);
+PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group, uint32_t k);
+// SipHash-2-4 (Aumasson & Bernstein), 64-bit output.
+uint64_t siphash24(const uint8_t key[16], std::string_view msg);
 
 class Watermarker : public WordScanner {
  public:
@@ -113,7 +138,6 @@ class Watermarker : public WordScanner {
   double strength_;
   int eligible_ = 0;
   int changed_ = 0;
-  std::string scratch_;
 };
 
 struct WatermarkStats {
