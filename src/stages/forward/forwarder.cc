@@ -17,6 +17,7 @@
 #include "http/errors.h"
 #include "http/sse.h"
 #include "pipeline/chain.h"
+#include "stages/forward/response_scan.h"
 
 namespace dg::forward {
 namespace json = boost::json;
@@ -79,10 +80,32 @@ net::awaitable<error_code> read_some(UpstreamConn& c, ResponseParser& p) {
   co_return ec;
 }
 
+// One scanner per I/O thread: its buffers stay warm from request to request.
+ResponseScanner& scanner() {
+  static thread_local ResponseScanner s;
+  return s;
+}
+
 // Collects usage, finish reasons and (optionally) content from a response.
+// Bodies and chunks are read with ResponseScanner (no JSON tree); only a
+// document with a top-level "error" (kept whole in the summary) or one a
+// transform already parsed goes through the DOM.
 class Capture {
  public:
   Capture(bool keep_content, bool chat) : keep_content_(keep_content), chat_(chat) {}
+
+  // A whole (non-streamed) JSON body, unparsed.
+  void on_body_text(std::string_view body) {
+    ScanResult r = scanner().scan(body, chat_ ? ResponseShape::kChatBody : ResponseShape::kText);
+    if (!r.ok) return;
+    if (r.has_error) {
+      error_code ec;
+      json::value v = json::parse(body, ec);
+      if (!ec && v.is_object()) on_body(v.get_object());
+      return;
+    }
+    apply(r, false);
+  }
 
   void on_body(const json::object& body) {
     take_usage(body);
@@ -114,9 +137,16 @@ class Capture {
                        data.find("\"usage\":null") == std::string_view::npos &&
                        data.find("\"usage\": null") == std::string_view::npos;
       if (keep_content_ || has_usage) {
-        error_code ec;
-        holder = json::parse(data, ec);
-        if (!ec && holder.is_object()) parsed = &holder.get_object();
+        ScanResult r = scanner().scan(data, chat_ ? ResponseShape::kChatChunk : ResponseShape::kText);
+        if (r.ok && !r.has_error) {
+          apply(r, true);
+          return;
+        }
+        if (r.ok) {  // an error object: keep it whole
+          error_code ec;
+          holder = json::parse(data, ec);
+          if (!ec && holder.is_object()) parsed = &holder.get_object();
+        }
       }
     }
     if (!parsed) {  // the cheap scan
@@ -207,6 +237,29 @@ class Capture {
     std::string content;
     std::string reasoning;
   };
+
+  // What the scanner read, applied as on_body / on_event_data apply the DOM.
+  void apply(const ScanResult& r, bool event) {
+    if (r.has_usage) {
+      prompt_ = r.prompt_tokens;
+      completion_ = r.completion_tokens;
+      have_usage_ = true;
+    }
+    for (size_t i = 0; i < r.choice_count; ++i) {
+      const ScannedChoice& sc = r.choices[i];
+      if (choices_.size() <= sc.index) choices_.resize(sc.index + 1);
+      Choice& out = choices_[sc.index];
+      if (sc.has_finish) out.finish = sc.finish;
+      size_t before = out.content.size();
+      if (sc.has_content) add_text(sc.content, out.content);
+      if (sc.has_reasoning) add_text(sc.reasoning, out.reasoning);
+      if (event && out.content.size() != before) ++content_chunks_;
+    }
+  }
+  void add_text(std::string_view text, std::string& out) {
+    if (keep_content_) out.append(text);
+    else content_chars_ += static_cast<int64_t>(text.size());
+  }
 
   Choice& choice(const json::object& c) {
     size_t idx = 0;
@@ -412,18 +465,26 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
 
 net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p) {
   ExchangeContext& ctx = x.ctx;
-  std::string body;
-  if (auto len = p.content_length(); len && *len <= x.options.max_response_bytes) body.reserve(*len);
+  // The body is read into the connection's scratch buffer; only a body larger
+  // than that spills into a string (no allocation for a typical answer).
   char* buf = uc->body_buf.data();
   const size_t cap = uc->body_buf.size();
+  std::string spill;
+  size_t got = 0;
   while (!p.is_done()) {
-    p.get().body().data = buf;
-    p.get().body().size = cap;
+    if (got == cap) {
+      if (spill.empty())
+        if (auto len = p.content_length(); len && *len <= x.options.max_response_bytes) spill.reserve(*len);
+      spill.append(buf, got);
+      got = 0;
+    }
+    p.get().body().data = buf + got;
+    p.get().body().size = cap - got;
     uc->tcp().expires_after(x.target.idle_timeout);
     error_code ec = co_await read_some(*uc, p);
     if (ec == bhttp::error::need_buffer) ec = {};
-    body.append(buf, cap - p.get().body().size);
-    if (!ec && body.size() > x.options.max_response_bytes) ec = bhttp::error::body_limit;
+    got = cap - p.get().body().size;
+    if (!ec && spill.size() + got > x.options.max_response_bytes) ec = bhttp::error::body_limit;
     if (ec) {
       x.current = nullptr;
       uc->close();
@@ -437,25 +498,36 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
     }
   }
   x.current = nullptr;
-  bool keep = p.keep_alive();
-  int status = static_cast<int>(p.get().result_int());
-  std::string ctype(p.get()[bhttp::field::content_type]);
+  std::string_view body(buf, got);
+  if (!spill.empty()) {
+    spill.append(buf, got);
+    body = spill;
+  }
+  const bool keep = p.keep_alive();
+  const int status = static_cast<int>(p.get().result_int());
+  std::string_view ctype = p.get()[bhttp::field::content_type];
   if (ctype.empty()) ctype = "application/json";
-  if (ctype.find("json") != std::string::npos) {
-    error_code ec;
-    json::value v = json::parse(body, ec);
-    if (!ec && v.is_object()) {
-      x.capture.on_body(v.get_object());
-      if (!ctx.transforms().empty() && status < 300) {
+  std::string edited;
+  if (ctype.find("json") != std::string_view::npos) {
+    if (!ctx.transforms().empty() && status < 300) {
+      error_code ec;
+      json::value v = json::parse(body, ec);
+      if (!ec && v.is_object()) {
+        x.capture.on_body(v.get_object());
         pipeline::apply_body_transforms(ctx, v.get_object());
-        body = json::serialize(v);
+        edited = json::serialize(v);
+        body = edited;
       }
+    } else {
+      x.capture.on_body_text(body);
     }
   }
+  ctx.status = status;
+  // The body may live in the upstream connection's buffer: hand the
+  // connection back only once the client has it.
+  co_await x.client.write_response(status, ctype, body, ctx.response_headers);
   if (keep) x.ws.pool.give_back(std::move(uc));
   else uc->close();
-  ctx.status = status;
-  co_await x.client.write_response(status, ctype, body, ctx.response_headers);
 }
 
 }  // namespace
