@@ -1,14 +1,17 @@
 // distillguard probe: asks a suspect model's OpenAI-compatible API prompts of
 // the canary kinds, reports any canary signature it returns (with the chance
 // of that by accident) and runs the watermark test on its answers.
-// Plain http:// targets only (put a TLS-terminating proxy in front otherwise).
+// The target is reached with the gateway's own upstream client (src/http):
+// http:// or https:// (OpenSSL: SNI, certificate and host name verified
+// against the system store or --ca-file; --insecure skips verification, for
+// self-signed test targets only).
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -17,6 +20,7 @@
 #include "defend/keyring.h"
 #include "defend/canary.h"
 #include "defend/probe.h"
+#include "http/upstream.h"
 
 namespace dg::cli {
 namespace {
@@ -30,51 +34,89 @@ bool from_config(const std::string& path, std::string* secret, std::vector<std::
   accounts->insert(accounts->end(), k->accounts.begin(), k->accounts.end());
   return true;
 }
+namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-using tcp = boost::asio::ip::tcp;
+constexpr auto kNothrow = net::as_tuple(net::use_awaitable);
+constexpr auto kAnswerTimeout = std::chrono::seconds(120);
 
-Result<std::string> ask(const std::string& host, const std::string& port, const std::string& path,
-                        const std::string& key, const std::string& model, const std::string& prompt, int max_tokens) {
-  try {
-    boost::asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(120));
-    stream.connect(resolver.resolve(host, port));
-    json::object body{{"model", model},
-                      {"max_tokens", max_tokens},
-                      {"messages", json::array{json::object{{"role", "user"}, {"content", prompt}}}}};
-    http::request<http::string_body> req{http::verb::post, path, 11};
-    req.set(http::field::host, host);
-    req.set(http::field::content_type, "application/json");
-    if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
-    req.body() = json::serialize(body);
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    if (res.result_int() != 200) return unavailable("HTTP " + std::to_string(res.result_int()) + ": " + res.body());
-    auto v = json::parse(res.body());
-    const auto& msg = v.at("choices").as_array().at(0).at("message").as_object();
-    if (const auto* c = msg.if_contains("content"); c && c->is_string()) return std::string(c->as_string().c_str());
-    return std::string();
-  } catch (const std::exception& e) {
-    return unavailable(std::string("request failed: ") + e.what());
+// One chat completion on a fresh connection; the answer's content.
+net::awaitable<Result<std::string>> ask_once(dg::http::UpstreamPool& pool, const std::string& key, std::string body) {
+  const dg::http::UpstreamTarget& t = pool.set().targets()[0];
+  auto conn = co_await pool.connect(0);
+  if (!conn.ok()) co_return conn.status();
+  dg::http::UpstreamConn& c = **conn;
+  http::request<http::string_body> req{http::verb::post, t.base_path + "/chat/completions", 11};
+  req.set(http::field::host, t.host_header);
+  req.set(http::field::content_type, "application/json");
+  if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  http::response<http::string_body> res;
+  c.tcp().expires_after(kAnswerTimeout);
+  beast::error_code ec;
+  if (c.tls()) {
+    std::tie(ec, std::ignore) = co_await http::async_write(c.ssl(), req, kNothrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(c.ssl(), c.buffer(), res, kNothrow);
+  } else {
+    std::tie(ec, std::ignore) = co_await http::async_write(c.tcp(), req, kNothrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(c.tcp(), c.buffer(), res, kNothrow);
   }
+  c.close();
+  if (ec) co_return unavailable(t.host + ":" + t.port + ": " + ec.message());
+  if (res.result_int() != 200) co_return unavailable("HTTP " + std::to_string(res.result_int()) + ": " + res.body());
+  boost::system::error_code jec;
+  json::value v = json::parse(res.body(), jec);
+  const json::value* content = nullptr;
+  if (!jec && v.is_object()) {
+    if (const auto* ch = v.as_object().if_contains("choices"); ch && ch->is_array() && !ch->as_array().empty()) {
+      const json::value& first = ch->as_array()[0];
+      if (first.is_object()) {
+        if (const auto* m = first.as_object().if_contains("message"); m && m->is_object())
+          content = m->as_object().if_contains("content");
+      }
+    }
+  }
+  if (!content) co_return unavailable("not a chat completion: " + res.body().substr(0, 200));
+  co_return content->is_string() ? std::string(content->as_string().c_str()) : std::string();
+}
+
+// Blocking wrapper: runs one ask_once on `ioc` to completion.
+Result<std::string> ask(net::io_context& ioc, dg::http::UpstreamPool& pool, const std::string& key,
+                        const std::string& model, const std::string& prompt, int max_tokens) {
+  json::object body{{"model", model},
+                    {"max_tokens", max_tokens},
+                    {"messages", json::array{json::object{{"role", "user"}, {"content", prompt}}}}};
+  Result<std::string> out = internal_error("probe: request did not run");
+  net::co_spawn(
+      ioc, [&]() -> net::awaitable<void> { out = co_await ask_once(pool, key, json::serialize(body)); },
+      [&](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          out = unavailable(std::string("request failed: ") + x.what());
+        }
+      });
+  ioc.restart();
+  ioc.run();
+  return out;
 }
 
 int run_probe(int argc, char** argv) {
   CLI::App app{"Probe a suspect model for canaries and watermarks"};
   std::string target, key, model = "default", master_file, accounts_file, registry, out_file, format = "text",
-      config_path;
+      config_path, ca_file;
+  bool insecure = false;
   size_t per_kind = 10;
   int max_tokens = 400;
-  app.add_option("--target", target, "base URL of the suspect API, e.g. http://127.0.0.1:9000")->required();
+  app.add_option("--target", target,
+                 "base URL of the suspect API, http[s]://host[:port][/prefix] (prefix default /v1), "
+                 "e.g. https://api.example.com/v1")
+      ->required();
+  app.add_option("--ca-file", ca_file, "PEM bundle to verify the target's certificate (default: system store)");
+  app.add_flag("--insecure", insecure, "https without certificate verification (self-signed test targets only)");
   app.add_option("--key", key, "API key for the suspect API");
   app.add_option("--model", model, "model name to ask for");
   app.add_option("--master-key-file", master_file, "master secret (default: $DG_WATERMARK_MASTER_KEY)");
@@ -90,14 +132,19 @@ int run_probe(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  auto url = boost::urls::parse_uri(target);
-  if (!url || url->scheme() != "http") return std::fprintf(stderr, "probe: --target must be an http:// URL\n"), 2;
-  const std::string host(url->host());
-  const std::string port = url->has_port() ? std::string(url->port()) : "80";
-  std::string base(url->path());
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  const std::string path = base.size() >= 3 && base.substr(base.size() - 3) == "/v1" ? base + "/chat/completions"
-                                                                                     : base + "/v1/chat/completions";
+  auto tgt = dg::http::UpstreamTarget::from_url(target);
+  if (!tgt.ok()) return std::fprintf(stderr, "probe: --target: %s\n", tgt.status().message().c_str()), 2;
+  tgt->name = "suspect";
+  tgt->tls_verify = !insecure;
+  tgt->ca_file = ca_file;
+  tgt->connect_timeout = std::chrono::seconds(10);
+  if (!tgt->tls && (insecure || !ca_file.empty())) {
+    return std::fprintf(stderr, "probe: --insecure and --ca-file need an https:// target\n"), 2;
+  }
+  auto set = dg::http::UpstreamSet::create({*tgt});
+  if (!set.ok()) return std::fprintf(stderr, "probe: %s\n", set.status().message().c_str()), 2;
+  net::io_context ioc;
+  dg::http::UpstreamPool pool(ioc, *set);
 
   std::vector<defend::ProbeSignature> sigs;
   defend::VerifyOptions vopt;
@@ -142,7 +189,7 @@ int run_probe(int argc, char** argv) {
   std::vector<std::string> answers, prompts;
   for (const auto& kind : defend::canary_kinds()) {
     for (const auto& p : defend::probe_prompts(kind, per_kind)) {
-      auto a = ask(host, port, path, key, model, p, max_tokens);
+      auto a = ask(ioc, pool, key, model, p, max_tokens);
       if (!a.ok()) return std::fprintf(stderr, "probe: %s\n", a.status().to_string().c_str()), 1;
       prompts.push_back(p);
       answers.push_back(std::move(a).value());
