@@ -221,9 +221,24 @@ std::string svg_capabilities(const std::string& a_name, const std::array<uint32_
   return s + "</svg>";
 }
 
+// An account name cut to `n` characters (UTF-8 safe), with an ellipsis.
+std::string truncate_name(std::string_view s, size_t n) {
+  if (s.size() <= n) return std::string(s);
+  size_t cut = n;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return std::string(s.substr(0, cut)) + "\u2026";
+}
+
+const char* verdict_color(Verdict v) {
+  return v == Verdict::kAttack ? "#d62728" : v == Verdict::kSuspicious ? "#ff7f0e" : "#2ca02c";
+}
+
 std::string svg_cluster_graph(const AnalyzeResult& res) {
-  // Up to 6 clusters (flagged first), each drawn as a ring of its first 40
-  // members, with the sampled links between them.
+  // Up to 6 clusters (attack first, then larger), two per row, each drawn as a
+  // ring of its first kRing members with the sampled links between them.
+  // Nodes are coloured by the account's verdict and labelled with its name
+  // (truncated; the full name is the node's tooltip).
+  constexpr size_t kRing = 32, kNameChars = 14;
   const auto& rep = res.report;
   std::vector<const ClusterReport*> cl;
   for (const auto& c : rep.clusters) cl.push_back(&c);
@@ -232,33 +247,55 @@ std::string svg_cluster_graph(const AnalyzeResult& res) {
     return x->accounts.size() > y->accounts.size();
   });
   if (cl.size() > 6) cl.resize(6);
-  const int W = 760, cell = 250;
-  int rows = static_cast<int>((cl.size() + 2) / 3);
-  std::string s = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' role='img'>", W, std::max(1, rows) * cell);
-  std::map<std::string, std::pair<double, double>> pos;
+  std::map<std::string_view, const AccountReport*> by_name;
+  for (const auto& a : rep.accounts) by_name[a.account] = &a;
+  const int W = 760, cell_w = 380, cell_h = 360;
+  const double radius = 95;
+  int rows = static_cast<int>((cl.size() + 1) / 2);
+  std::string s = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' role='img' font-family='sans-serif'>",
+                              W, std::max(1, rows) * cell_h);
+  struct Node {
+    double x, y, angle;
+    const AccountReport* acc;
+  };
+  std::map<std::string_view, Node> pos;
   for (size_t k = 0; k < cl.size(); ++k) {
-    double cx = 125 + (k % 3) * cell, cy = 120 + (k / 3) * cell;
-    size_t m = std::min<size_t>(40, cl[k]->accounts.size());
+    double cx = cell_w / 2.0 + static_cast<double>(k % 2) * cell_w, cy = 165 + static_cast<double>(k / 2) * cell_h;
+    size_t m = std::min(kRing, cl[k]->accounts.size());
     for (size_t i = 0; i < m; ++i) {
-      double ang = 2 * M_PI * i / m;
-      pos[cl[k]->accounts[i]] = {cx + 85 * std::cos(ang), cy + 85 * std::sin(ang)};
+      double ang = 2 * M_PI * static_cast<double>(i) / static_cast<double>(m) - M_PI / 2;
+      const std::string& name = cl[k]->accounts[i];
+      auto it = by_name.find(name);
+      pos[name] = {cx + radius * std::cos(ang), cy + radius * std::sin(ang), ang, it == by_name.end() ? nullptr : it->second};
     }
-    s += fmt::format("<text x='{:.0f}' y='{:.0f}' font-size='12' text-anchor='middle'>{} ({} accounts, {})</text>", cx,
-                     cy + 112, cl[k]->id, cl[k]->accounts.size(), verdict_name(cl[k]->verdict));
+    std::string more = cl[k]->accounts.size() > m ? fmt::format(", {} drawn", m) : "";
+    s += fmt::format("<text x='{:.0f}' y='{:.0f}' font-size='12' text-anchor='middle' font-weight='bold'>{} &#8212; {} accounts, "
+                     "{} (risk {:.2f}){}</text>",
+                     cx, cy + radius + 85, html_escape(cl[k]->id), cl[k]->accounts.size(), verdict_name(cl[k]->verdict),
+                     cl[k]->risk, more);
   }
-  std::map<uint32_t, const std::string*> idx_name;
   for (const auto& e : rep.edges) {
-    const auto& na = rep.accounts[e.a].account;
-    const auto& nb = rep.accounts[e.b].account;
-    auto ia = pos.find(na), ib = pos.find(nb);
+    auto ia = pos.find(rep.accounts[e.a].account), ib = pos.find(rep.accounts[e.b].account);
     if (ia == pos.end() || ib == pos.end()) continue;
     const char* col = (e.kinds & kLinkTemplate) ? "#d62728" : (e.kinds & kLinkAddressBlock) ? "#1f77b4" : "#999";
     s += fmt::format("<line x1='{:.1f}' y1='{:.1f}' x2='{:.1f}' y2='{:.1f}' stroke='{}' stroke-opacity='0.5'/>",
-                     ia->second.first, ia->second.second, ib->second.first, ib->second.second, col);
+                     ia->second.x, ia->second.y, ib->second.x, ib->second.y, col);
   }
-  for (const auto& [name, p] : pos)
-    s += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='4' fill='#333'><title>{}</title></circle>", p.first, p.second,
-                     html_escape(name));
+  for (const auto& [name, n] : pos) {
+    Verdict v = n.acc ? n.acc->verdict : Verdict::kOk;
+    s += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='4.5' fill='{}' stroke='#333' stroke-width='0.5'><title>{} ({}{})</title></circle>",
+                     n.x, n.y, verdict_color(v), html_escape(name), verdict_name(v),
+                     n.acc ? fmt::format(", risk {:.2f}, {} exchanges", n.acc->risk, n.acc->exchanges) : "");
+    // The label runs outward along the ring's radius; on the left half it is
+    // turned the other way so that it never reads upside down.
+    double deg = n.angle * 180 / M_PI;
+    bool left = std::cos(n.angle) < 0;
+    double lx = n.x + 7 * std::cos(n.angle), ly = n.y + 7 * std::sin(n.angle);
+    s += fmt::format("<text class='node' x='{:.1f}' y='{:.1f}' font-size='9' dominant-baseline='middle' text-anchor='{}' "
+                     "transform='rotate({:.1f} {:.1f} {:.1f})'>{}</text>",
+                     lx, ly, left ? "end" : "start", left ? deg + 180 : deg, lx, ly,
+                     html_escape(truncate_name(name, kNameChars)));
+  }
   return s + "</svg>";
 }
 
@@ -299,7 +336,9 @@ std::string report_html(const AnalyzeResult& res) {
     o += svg_risk_over_time(series, res.input.from, std::max(res.input.to, res.input.from + 1));
   }
   if (!rep.clusters.empty()) {
-    o += "<h2>Cluster graph</h2><p>Links: red = shared templates, blue = shared address block, grey = other evidence.</p>";
+    o += "<h2>Cluster graph</h2><p>Links: red = shared templates, blue = shared address block, grey = other evidence "
+         "(a bounded sample of the links). Accounts: red = attack, orange = suspicious, green = ok; hover a node for "
+         "its full name.</p>";
     o += svg_cluster_graph(res);
   }
   const AccountReport* flagged = nullptr;

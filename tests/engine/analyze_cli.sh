@@ -91,6 +91,34 @@ for (const l of labels) {
 }
 console.log(`smoke: caught ${caught}/${atk} attack accounts, ${fp}/${legit} false positives`);
 if (caught < 0.8 * atk || fp > 0.02 * legit) process.exit(1);
+// The report against the spec, on real traffic: every record belongs to one
+// account, clusters and accounts agree, first_flagged iff attack.
+const must = (c, m) => { if (!c) { console.error('spec: ' + m); process.exit(1); } };
+must(r.input.accounts === r.accounts.length, 'input.accounts = number of accounts');
+must(r.accounts.reduce((n, a) => n + a.exchanges, 0) === r.input.records, 'exchanges add up to input.records');
+const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+must(rfc3339.test(r.input.from) && rfc3339.test(r.input.to), 'input.from/to are RFC 3339');
+const byId = new Map(r.clusters.map(c => [c.id, c]));
+must(byId.size === r.clusters.length, 'cluster ids unique');
+for (const a of r.accounts) {
+  must((a.verdict === 'attack') === (a.first_flagged !== null), 'first_flagged iff attack: ' + a.account);
+  if (a.first_flagged) must(rfc3339.test(a.first_flagged.ts) && a.first_flagged.exchange >= 1, 'first_flagged shape');
+  if (a.cluster !== null) must(byId.has(a.cluster) && byId.get(a.cluster).accounts.includes(a.account), 'account in its cluster');
+}
+for (const c of r.clusters) {
+  must(c.accounts.length >= 2, 'a cluster links accounts');
+  for (const m of c.accounts) must(v.has(m) && r.accounts.find(a => a.account === m).cluster === c.id, 'member points back');
+}
+must(r.accounts.some(a => a.verdict === 'attack') && r.clusters.length > 0, 'smoke has flagged accounts and clusters');
 JS
+  # The HTML report has the plots the spec asks for, with labelled graph nodes.
+  "$DG_BIN" analyze --input "$T/smoke.jsonl.gz" --format html --output "$T/smoke.html" 2>/dev/null
+  for want in '<h2>Risk over time</h2><svg' '<h2>Cluster graph</h2>' "<text class='node'" '<h2>Capability areas: a flagged account next to a legitimate one</h2><svg'; do
+    grep -qF "$want" "$T/smoke.html" || fail "html report lacks: $want"
+  done
+  first_member=$(node -e 'const r=require(process.argv[1]); const a=x=>x.verdict==="attack"?0:1;
+    const c=[...r.clusters].sort((x,y)=>a(x)-a(y)||y.accounts.length-x.accounts.length)[0]; console.log(c.accounts[0].slice(0, 14))' "$T/smoke.json")
+  grep -qF ">$first_member" "$T/smoke.html" || fail "cluster graph does not label $first_member"
+  if grep -Eq '<script[^>]+src=|<link[^>]+href=|@import|url\(http' "$T/smoke.html"; then fail "html fetches from the network"; fi
 fi
 echo "analyze_cli: ok"
