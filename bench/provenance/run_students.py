@@ -11,48 +11,23 @@ by a uniformly random member of its group (attacker knows our table); (b) mix in
 answers to the same prompts (Claude 3 Opus + Llama 3.1 405B, 1,610 answers, ~0.6x our words)."""
 import json
 import os
-import random
-import re
 import sys
 import time
 
 import common
-import harvest
 import ngram
+import training_sets
 
 STRENGTH = float(os.environ.get("DG_STRENGTH", "0.5"))
 BUDGETS = [30_000, 100_000, 300_000, 1_000_000]
 SEED = 7
 
-groups = [l.rstrip("\n").split("\t") for l in open(os.path.join(common.ROOT, "data/synonyms/synonyms.tsv")) if not l.startswith("#")]
-w2g = {w: g for g in groups for w in g}
-
-
-def rerandomise(text, rng, share=0.5):
-    def sub(m):
-        w = m.group(0)
-        g = w2g.get(w.lower())
-        if g is None or rng.random() >= share:
-            return w
-        r = rng.choice(g)
-        return r.capitalize() if w[0].isupper() else r
-    return re.sub(r"[A-Za-z]+", sub, text)
-
-
-ours = harvest.ours()
-marked, stats = common.watermark(ours, common.ATTACKER, STRENGTH)
-print("harvest:", len(ours), "answers;", stats, flush=True)
+H = training_sets.Harvest(STRENGTH)
+print("harvest:", len(H.ours), "answers;", H.stats, flush=True)
 
 
 def student_texts(share, attack=None, seed=SEED):
-    rng = random.Random(seed)
-    idx = set(rng.sample(range(len(ours)), int(round(share * len(ours)))))
-    texts = [marked[i]["response"] if i in idx else ours[i]["response"] for i in range(len(ours))]
-    if attack in ("rerandomise", "both"):
-        texts = [rerandomise(t, rng) for t in texts]
-    if attack in ("mix", "both"):
-        texts += [r["response"] for r in harvest.other()]
-    return texts
+    return H.texts(share, attack, seed)
 
 
 def run(name, share, attack=None, seed=SEED):
