@@ -168,6 +168,15 @@ std::string summarize_reasoning(std::string_view text, int max_words) {
   return out;
 }
 
+void ReasoningTransform::keep_for_summary(StreamState& st, std::string_view text) {
+  // The summary reads at most summary_words_ words of the first sentence: keep
+  // only a prefix long enough for that (bounded memory for long traces). In
+  // withhold mode a marker byte records that there was reasoning.
+  const size_t cap = mode_ == ReasoningMode::kSummarize ? std::max<size_t>(4096, 64 * static_cast<size_t>(summary_words_))
+                                                        : 1;
+  if (st.reasoning.size() < cap) st.reasoning.append(text.substr(0, cap - st.reasoning.size()));
+}
+
 std::string ReasoningTransform::summary_text(const std::string& reasoning) const {
   return "[reasoning summary] " + summarize_reasoning(reasoning, summary_words_);
 }
@@ -236,7 +245,7 @@ std::string ReasoningTransform::filter_content(StreamState& st, std::string_view
       }
       const std::string_view body(text.data() + i, text.size() - i - keep);
       if (st.in_think) {
-        st.reasoning.append(body);
+        keep_for_summary(st, body);
         withheld_ += static_cast<int64_t>(body.size());
       } else {
         out.append(body);
@@ -246,7 +255,7 @@ std::string ReasoningTransform::filter_content(StreamState& st, std::string_view
     }
     const std::string_view body(text.data() + i, at - i);
     if (st.in_think) {
-      st.reasoning.append(body);
+      keep_for_summary(st, body);
       withheld_ += static_cast<int64_t>(body.size());
       if (mode_ == ReasoningMode::kSummarize) out += "<think>" + summary_text(st.reasoning) + "</think>";
       st.reasoning.clear();
@@ -279,7 +288,7 @@ void ReasoningTransform::on_chunk(json::object& chunk) {
     auto& delta = d->as_object();
     for (const char* field : {"reasoning_content", "reasoning"}) {
       if (auto* r = delta.if_contains(field); r != nullptr && r->is_string()) {
-        st.reasoning.append(r->as_string().c_str());
+        keep_for_summary(st, std::string_view(r->as_string().data(), r->as_string().size()));
         withheld_ += static_cast<int64_t>(r->as_string().size());
         delta.erase(field);
       }

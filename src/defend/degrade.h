@@ -11,7 +11,9 @@
 //    and averaging does not remove the noise.
 //  - ReasoningTransform: `reasoning_content` fields and <think>…</think>
 //    spans in content are withheld, or replaced by a short summary (the first
-//    sentence, at most `summary_words` words, prefixed "[reasoning summary] ").
+//    sentence, at most `summary_words` words, prefixed "[reasoning summary] ";
+//    deterministic, no model). Streamed: only a bounded prefix of the
+//    reasoning is held (max(4096, 64 × summary_words) bytes) for the summary.
 //    Streamed: tags split across chunks are handled (only a possible tag
 //    prefix is held back).
 //  - cap_output_tokens(): the output length cap, applied to the request.
@@ -77,13 +79,14 @@ class ReasoningTransform : public ResponseTransform {
     int64_t index = 0;
     bool in_think = false;
     std::string pending;        // possible partial tag at chunk end
-    std::string reasoning;      // collected reasoning (for the summary)
+    std::string reasoning;      // a bounded prefix of the reasoning (for the summary)
     bool summary_sent = false;
   };
   StreamState& state(int64_t index);
   // Filters streamed content; returns the text to emit.
   std::string filter_content(StreamState& st, std::string_view in, bool final);
   std::string summary_text(const std::string& reasoning) const;
+  void keep_for_summary(StreamState& st, std::string_view text);
 
   ReasoningMode mode_;
   int summary_words_;

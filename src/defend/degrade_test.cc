@@ -157,6 +157,52 @@ TEST(ReasoningTransform, StreamedReasoningContentDroppedOrSummarised) {
   EXPECT_EQ(d["content"].as_string(), "Hi");
 }
 
+// Long reasoning, streamed in small pieces in both forms: the summary equals
+// the non-streamed one (first sentence, bounded words) although only a bounded
+// prefix is held.
+TEST(ReasoningTransform, StreamedSummaryOfLongReasoningEqualsBody) {
+  std::string reasoning = "First I restate the problem in my own words";
+  for (int i = 0; i < 3000; ++i) reasoning += " and then more";
+  reasoning += ". Done.";
+  for (int words : {5, 30}) {
+    ReasoningTransform whole(ReasoningMode::kSummarize, words);
+    json::object body{{"choices", json::array{json::object{
+        {"index", 0}, {"message", json::object{{"reasoning_content", reasoning}, {"content", "<think>" + reasoning + "</think>Answer."}}}}}}};
+    whole.on_body(body);
+    auto& m = body["choices"].as_array()[0].as_object()["message"].as_object();
+    const std::string want_field(m["reasoning_content"].as_string().c_str());
+    const std::string want_content(m["content"].as_string().c_str());
+    EXPECT_EQ(want_field, "[reasoning summary] " + summarize_reasoning(reasoning, words));
+    EXPECT_LT(want_field.size(), 400u);
+
+    // reasoning_content deltas, then content carrying a <think> block, 7 bytes at a time.
+    ReasoningTransform st(ReasoningMode::kSummarize, words);
+    std::string field, content;
+    auto collect = [&](json::object& ch) {
+      auto& d = ch["choices"].as_array()[0].as_object()["delta"].as_object();
+      if (auto* r = d.if_contains("reasoning_content")) field += r->as_string().c_str();
+      if (auto* c = d.if_contains("content")) content += c->as_string().c_str();
+    };
+    for (size_t i = 0; i < reasoning.size(); i += 7) {
+      json::object ch{{"choices", json::array{json::object{{"index", 0}, {"delta", json::object{{"reasoning_content", reasoning.substr(i, 7)}}}}}}};
+      st.on_chunk(ch);
+      collect(ch);
+    }
+    const std::string text = "<think>" + reasoning + "</think>Answer.";
+    for (size_t i = 0; i < text.size(); i += 7) {
+      json::object ch{{"choices", json::array{json::object{{"index", 0}, {"delta", json::object{{"content", text.substr(i, 7)}}}}}}};
+      st.on_chunk(ch);
+      collect(ch);
+    }
+    std::vector<json::object> extra;
+    st.on_stream_end(nullptr, extra);
+    for (auto& e : extra) collect(e);
+    EXPECT_EQ(field, want_field) << words;
+    EXPECT_EQ(content, want_content) << words;
+    EXPECT_EQ(st.withheld_chars(), static_cast<int64_t>(2 * reasoning.size()));
+  }
+}
+
 TEST(Degrade, CapOutputTokens) {
   json::object r{{"max_tokens", 4000}};
   EXPECT_TRUE(cap_output_tokens(r, 512));

@@ -59,6 +59,7 @@ Result<PolicyConfig> PolicyConfig::from_config(const Config& config) {
   } else {
     s.fail("reasoning", m.status().message());
   }
+  p.reasoning_summary_words = static_cast<int>(s.get_int("reasoning_summary_words", p.reasoning_summary_words, 1, 200));
   p.max_tokens_cap = s.get_int("max_tokens_cap", p.max_tokens_cap, 0);
   p.logprob_sigma = s.get_double("logprob_sigma", p.logprob_sigma, 0.0, 100.0);
   p.canary_db = s.get_string("canary_db", "");

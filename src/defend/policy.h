@@ -24,6 +24,8 @@
 //   trace_watermark_strength = 1.0
 //   watermark_master_key_file   ("" = $DG_WATERMARK_MASTER_KEY; no key = no watermark)
 //   reasoning = "summarize"     degrade/trace: keep | withhold | summarize
+//   reasoning_summary_words = 30  summarize: at most this many words of the
+//                               reasoning's first sentence (1..200)
 //   max_tokens_cap = 1024       degrade/trace output cap (0 = none)
 //   logprob_sigma = 1.5         degrade/trace log-prob noise scale (nats)
 //   canary_db = ""              canary registry SQLite file ("" = storage.sqlite_path)
@@ -68,6 +70,7 @@ struct PolicyConfig {
   double trace_watermark_strength = 1.0;
   std::string master_secret;  // "" = watermark disabled
   ReasoningMode reasoning = ReasoningMode::kSummarize;
+  int reasoning_summary_words = 30;
   int64_t max_tokens_cap = 1024;
   double logprob_sigma = 1.5;
   size_t max_tracked = 1'000'000;

@@ -64,6 +64,8 @@ TEST(PolicyConfig, ReadsSectionWithErrors) {
   auto c = parse_config(R"(
 [policy]
 hysteresis = 0.05
+reasoning = "withhold"
+reasoning_summary_words = 12
 allow_accounts = ["lic"]
 [policy.thresholds.new]
 throttle = 0.3
@@ -79,6 +81,8 @@ bad-actor = "block"
   EXPECT_EQ(p->thresholds("new").trace, 0.6);
   EXPECT_EQ(p->overrides.at("bad-actor"), Action::kBlock);
   EXPECT_DOUBLE_EQ(p->throttle_multiplier, 0.25);
+  EXPECT_EQ(p->reasoning, ReasoningMode::kWithhold);
+  EXPECT_EQ(p->reasoning_summary_words, 12);
   auto bad = parse_config("[policy]\nthrottle_multipler = 0.5\n", "t.toml");
   ASSERT_TRUE(bad.ok());
   auto pb = PolicyConfig::from_config(*bad);

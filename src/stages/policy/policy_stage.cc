@@ -46,7 +46,7 @@ class PolicyStage final : public Stage {
                                                  : fmt::format("{}: {}", action_name(d.action), d.reason));
     if (d.action >= Action::kDegrade) {
       if (cfg.reasoning != defend::ReasoningMode::kKeep) {
-        ctx.add_transform(std::make_unique<defend::ReasoningTransform>(cfg.reasoning));
+        ctx.add_transform(std::make_unique<defend::ReasoningTransform>(cfg.reasoning, cfg.reasoning_summary_words));
       }
       if (cfg.max_tokens_cap > 0 && defend::cap_output_tokens(ctx.request, cfg.max_tokens_cap)) {
         ctx.request_modified = true;
