@@ -72,9 +72,10 @@ int run_evidence(int argc, char** argv) {
   if (auto s = defend::load_master_secret(master_file); s.ok()) o.master_secret = *s;
   auto r = defend::build_evidence_bundle(o);
   if (!r.ok()) return std::fprintf(stderr, "evidence: %s\n", r.status().to_string().c_str()), 1;
-  std::printf("evidence bundle for %s in %s: %lld entries, %lld chain rows, %lld canaries\n", o.subject.c_str(),
-              out.c_str(), static_cast<long long>(r->entries), static_cast<long long>(r->chain_rows),
-              static_cast<long long>(r->canaries));
+  std::printf("evidence bundle for %s in %s: %lld entries, %lld chain rows, %lld canaries planted, %lld canary hits "
+              "in suspect texts\n",
+              o.subject.c_str(), out.c_str(), static_cast<long long>(r->entries), static_cast<long long>(r->chain_rows),
+              static_cast<long long>(r->canaries), static_cast<long long>(r->canary_hits));
   std::printf("check it: (cd %s && sha256sum -c SHA256SUMS && python3 check_chain.py .)\n", out.c_str());
   return 0;
 }

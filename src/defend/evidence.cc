@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "audit/audit_log.h"
@@ -217,6 +218,9 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
   timeline += "\n## Action changes\n\n| time | account | change | audit entry |\n|---|---|---|---|\n" + timeline_changes;
 
   std::string canaries;
+  // Signatures to look for in suspect texts: planted ones (registry) and, with
+  // the master secret, every kind's signature of every subject account.
+  std::set<std::tuple<std::string, std::string, std::string>> sigs;  // account, kind, signature
   if (!opt.canary_db.empty()) {
     DG_ASSIGN_OR_RETURN(auto reg, CanaryRegistry::open(opt.canary_db));
     for (const auto& a : opt.accounts) {
@@ -227,7 +231,28 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
                                                  {"last_planted", format_rfc3339(r.last)}, {"count", r.count}}) +
                     "\n";
         ++sum.canaries;
+        sigs.emplace(r.account, r.kind, r.signature);
       }
+    }
+  }
+  if (!opt.master_secret.empty()) {
+    for (const auto& a : opt.accounts)
+      for (const auto& k : canary_kinds()) sigs.emplace(a, k, canary_signature(opt.master_secret, a, k));
+  }
+  std::string canary_hits;
+  for (const auto& f : opt.suspect_files) {
+    const std::string text = read_file(f);
+    const double chance = canary_chance(sigs.size(), 1, text.size());
+    for (const auto& [account, kind, signature] : sigs) {
+      size_t n = 0;
+      for (size_t at = text.find(signature); at != std::string::npos; at = text.find(signature, at + 1)) ++n;
+      if (n == 0) continue;
+      canary_hits += json::serialize(json::object{{"file", fs::path(f).filename().string()}, {"account", account},
+                                                  {"kind", kind}, {"signature", signature}, {"occurrences", n},
+                                                  {"signatures_searched", sigs.size()},
+                                                  {"chance_bound", chance}}) +
+                     "\n";
+      ++sum.canary_hits;
     }
   }
 
@@ -273,6 +298,8 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
   reasons each stage noted.
 - `timeline.md` — first/last seen, exchanges per day and action, every change of action.
 - `canaries.jsonl` — canary signatures planted in answers to the subject (registry), with times.
+- `canary_hits.jsonl` — the subject's canary signatures found in the suspect texts given, with the
+  chance of any such hit by accident (union bound: signatures × text length / 70^6).
 - `watermark.json` — watermark tests (null hypothesis stated inside).
 - `head.txt` — the chain head at export time; compare it with a head published or anchored earlier.
 - `check_chain.py` — the integrity check below, Python standard library only.
@@ -300,6 +327,7 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
       {"decisions.jsonl", decisions},
       {"timeline.md", timeline},
       {"canaries.jsonl", canaries},
+      {"canary_hits.jsonl", canary_hits},
       {"watermark.json", json::serialize(wm) + "\n"},
       {"head.txt", fmt::format("{}\t{}\n", head_seq, head_hash)},
       {"check_chain.py", kCheckScript},

@@ -13,6 +13,9 @@
 //   decisions.jsonl  per exchange: time, action, status, the stages' notes (reasons)
 //   timeline.md      first/last seen, exchanges per day and action, action changes
 //   canaries.jsonl   canary plantings registered for the subject (if a registry is given)
+//   canary_hits.jsonl the subject's canary signatures (registry, and every kind's
+//                    derived signature with the master secret) found in suspect texts,
+//                    with the chance bound canary_chance(signatures, 1, text length)
 //   watermark.json   watermark test of the responses the subject received (own key) and of
 //                    any suspect texts given, with positions, score and p-values
 //   head.txt         the audit chain head (seq and hash) at export time
@@ -69,6 +72,7 @@ struct EvidenceSummary {
   int64_t entries = 0;       // subject entries exported
   int64_t chain_rows = 0;
   int64_t canaries = 0;
+  int64_t canary_hits = 0;   // (signature, suspect file) pairs found
   std::vector<std::string> files;
 };
 

@@ -61,10 +61,25 @@ TEST(Evidence, BundleChecksAndBreaksOnOneChangedByte) {
   o.out_dir = (dir / "out").string();
   o.canary_db = canary_db;
   o.master_secret = "master";
+  // A suspect text carrying the thief's "howto" canary (derived, never planted) and the planted "list" one.
+  const std::string suspect = (dir / "suspect.txt").string();
+  std::ofstream(suspect) << "Here is a list. " << canary_signature("master", "thief", "list") << " and also "
+                         << canary_signature("master", "thief", "howto") << ", "
+                         << canary_signature("master", "thief", "howto") << ". Not: "
+                         << canary_signature("master", "honest", "list") << "\n";
+  o.suspect_files = {suspect};
   auto s = build_evidence_bundle(o);
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   EXPECT_EQ(s->entries, 10);
   EXPECT_EQ(s->canaries, 1);
+  EXPECT_EQ(s->canary_hits, 2);  // thief's list and howto; the honest account is not a subject
+  {
+    std::ifstream in(fs::path(o.out_dir) / "canary_hits.jsonl");
+    const std::string hits((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_NE(hits.find("\"kind\":\"howto\""), std::string::npos) << hits;
+    EXPECT_NE(hits.find("\"occurrences\":2"), std::string::npos) << hits;
+    EXPECT_EQ(hits.find("honest"), std::string::npos) << hits;
+  }
   auto c = check_evidence_bundle(o.out_dir);
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c->ok) << (c->problems.empty() ? "" : c->problems[0]);
