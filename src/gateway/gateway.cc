@@ -31,16 +31,44 @@ RouteId match_route(std::string_view path) {
   return RouteId::kOther;
 }
 
-std::string headers_fingerprint(const http::Request& req) {
-  std::string names;
-  names.reserve(256);
+// One pass over the request's fields: headers_fp (XXH3 of the lower-case
+// names in arrival order, joined by ","), and the first User-Agent and
+// Authorization values (what req[field] would return).
+struct HeaderScan {
+  std::string_view user_agent;
+  std::string_view authorization;
+  char fp[16];  // hex
+};
+
+void scan_headers(const http::Request& req, HeaderScan& out) {
+  char stack_buf[1024];
+  std::string heap;
+  char* names = stack_buf;
+  size_t cap = sizeof stack_buf;
+  size_t len = 0;
+  bool ua = false, auth = false;
   for (const auto& f : req) {
-    if (!names.empty()) names += ',';
-    for (char c : f.name_string()) names += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bhttp::field id = f.name();
+    if (id == bhttp::field::user_agent && !ua) {
+      out.user_agent = f.value();
+      ua = true;
+    } else if (id == bhttp::field::authorization && !auth) {
+      out.authorization = f.value();
+      auth = true;
+    }
+    std::string_view name = f.name_string();
+    if (len + name.size() + 1 > cap) {  // rare: many or long header names
+      if (names == stack_buf) heap.assign(stack_buf, len);
+      heap.resize(std::max(2 * cap, len + name.size() + 1));
+      names = heap.data();
+      cap = heap.size();
+    }
+    if (len > 0) names[len++] = ',';
+    for (char c : name) names[len++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
   }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash64(names)));
-  return buf;
+  uint64_t h = hash64(std::string_view(names, len));
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, h >>= 4) out.fp[i] = kHex[h & 0xf];
 }
 
 std::string_view bearer(std::string_view auth) {
@@ -179,9 +207,11 @@ net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large, ht
   ctx.method = std::string(req.method_string());
   ctx.endpoint = std::string(path);
   ctx.client_ip = conn.remote_ip();
-  ctx.user_agent = std::string(req[bhttp::field::user_agent]);
-  ctx.headers_fp = headers_fingerprint(req);
-  ctx.bearer_token = std::string(bearer(req[bhttp::field::authorization]));
+  HeaderScan hs;
+  scan_headers(req, hs);
+  ctx.user_agent = hs.user_agent;
+  ctx.headers_fp.assign(hs.fp, sizeof hs.fp);
+  ctx.bearer_token = bearer(hs.authorization);
   const RouteId route = match_route(path);
   const bool is_get = route == RouteId::kModels;
 
@@ -276,9 +306,11 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   // The record's wire form has millisecond precision; keep the in-memory value
   // identical so the audit row's ts column matches its line (audit verify).
   rec.ts = ctx.arrived - ctx.arrived % kNsPerMs;
-  rec.account = ctx.account.account.empty() ? "-" : ctx.account.account;
-  rec.key_id = ctx.account.key_id;
-  rec.ip = ctx.client_ip;
+  // ctx ends with this call: its strings move into the record.
+  if (ctx.account.account.empty()) rec.account = "-";
+  else rec.account = std::move(ctx.account.account);
+  rec.key_id = std::move(ctx.account.key_id);
+  rec.ip = std::move(ctx.client_ip);
   rec.user_agent = std::move(ctx.user_agent);
   rec.headers_fp = std::move(ctx.headers_fp);
   if (ctx.account.created != 0) rec.account_created = ctx.account.created;

@@ -24,13 +24,26 @@ namespace {
 
 constexpr auto kNothrow = net::as_tuple(net::use_awaitable);
 
+void append_decimal(std::string& out, size_t v);
+
 void append_status_line(std::string& out, int status) {
   out += "HTTP/1.1 ";
-  out += std::to_string(status);
+  append_decimal(out, static_cast<size_t>(status < 0 ? 0 : status));
   out += ' ';
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out.append(reason.data(), reason.size());
   out += "\r\n";
+}
+
+void append_decimal(std::string& out, size_t v) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<size_t>(end - p));
 }
 
 void append_headers(std::string& out, const HeaderList& extra) {
@@ -56,17 +69,15 @@ Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
   head_.reserve(512);
 }
 
-net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_view b) {
-  if (client_gone_) co_return false;
-  // Most writes fit the socket buffer: try one non-blocking send first, and
-  // only arm the write timeout (a timer syscall or two) if some is left.
+bool Connection::try_write(std::string_view& a, std::string_view& b) {
+  // Most writes fit the socket buffer: one non-blocking send, no timer.
   std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
   boost::system::error_code wec;
   size_t sent = stream_.socket().write_some(bufs, wec);
-  if (!wec && sent == a.size() + b.size()) co_return true;
+  if (!wec && sent == a.size() + b.size()) return true;
   if (wec && wec != net::error::would_block && wec != net::error::try_again) {
     client_gone_ = true;
-    co_return false;
+    return false;
   }
   if (sent >= a.size()) {
     b.remove_prefix(sent - a.size());
@@ -74,7 +85,11 @@ net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_v
   } else {
     a.remove_prefix(sent);
   }
-  bufs = {net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  return false;
+}
+
+net::awaitable<bool> Connection::write_rest(std::string_view a, std::string_view b) {
+  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
   stream_.expires_after(server_.options().write_timeout);
   auto [ec, n] = co_await net::async_write(stream_, bufs, kNothrow);
   (void)n;
@@ -85,23 +100,37 @@ net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_v
   co_return true;
 }
 
+net::awaitable<bool> Connection::write_buffers(std::string_view a, std::string_view b) {
+  if (client_gone_) co_return false;
+  if (try_write(a, b)) co_return true;
+  if (client_gone_) co_return false;
+  co_return co_await write_rest(a, b);
+}
+
+// The write calls below inline write_buffers' fast path: no nested coroutine
+// frame when the socket takes everything at once.
 net::awaitable<bool> Connection::write_response(int status, std::string_view content_type,
                                                 std::string_view body, const HeaderList& extra) {
+  if (client_gone_) co_return false;
   head_.clear();
   append_status_line(head_, status);
   head_ += "Content-Type: ";
   head_ += content_type;
   head_ += "\r\nContent-Length: ";
-  head_ += std::to_string(body.size());
+  append_decimal(head_, body.size());
   head_ += "\r\n";
   append_headers(head_, extra);
   if (!keep_alive_) head_ += "Connection: close\r\n";
   head_ += "\r\n";
-  co_return co_await write_buffers(head_, body);
+  std::string_view a = head_;
+  if (try_write(a, body)) co_return true;
+  if (client_gone_) co_return false;
+  co_return co_await write_rest(a, body);
 }
 
 net::awaitable<bool> Connection::write_stream_head(int status, std::string_view content_type,
                                                    const HeaderList& extra) {
+  if (client_gone_) co_return false;
   head_.clear();
   append_status_line(head_, status);
   head_ += "Content-Type: ";
@@ -110,43 +139,91 @@ net::awaitable<bool> Connection::write_stream_head(int status, std::string_view 
   append_headers(head_, extra);
   if (!keep_alive_) head_ += "Connection: close\r\n";
   head_ += "\r\n";
-  co_return co_await write_buffers(head_);
+  std::string_view a = head_, b;
+  if (try_write(a, b)) co_return true;
+  if (client_gone_) co_return false;
+  co_return co_await write_rest(a, b);
 }
 
 net::awaitable<bool> Connection::write_chunk(std::string_view data) {
-  if (data.empty()) co_return !client_gone_;  // an empty chunk would end the body
+  if (data.empty() || client_gone_) co_return !client_gone_;  // an empty chunk would end the body
+  // Chunk framing around the caller's bytes (not copied): "<hex>\r\n" data "\r\n".
   char prefix[24];
   int n = std::snprintf(prefix, sizeof prefix, "%zx\r\n", data.size());
-  head_.assign(prefix, static_cast<size_t>(n));
+  std::string_view pre(prefix, static_cast<size_t>(n));
+  static constexpr std::string_view kCrlf = "\r\n";
+  std::array<net::const_buffer, 3> bufs{net::buffer(pre.data(), pre.size()), net::buffer(data.data(), data.size()),
+                                        net::buffer(kCrlf.data(), kCrlf.size())};
+  const size_t total = pre.size() + data.size() + kCrlf.size();
+  boost::system::error_code wec;
+  size_t sent = stream_.socket().write_some(bufs, wec);
+  if (!wec && sent == total) co_return true;
+  if (wec && wec != net::error::would_block && wec != net::error::try_again) {
+    client_gone_ = true;
+    co_return false;
+  }
+  // Rare: the socket took only part of it; wait for the rest from one copy.
+  head_.assign(pre);
   head_.append(data);
-  head_ += "\r\n";
-  co_return co_await write_buffers(head_);
+  head_.append(kCrlf);
+  std::string_view rest = std::string_view(head_).substr(sent);
+  co_return co_await write_rest(rest, {});
 }
 
 net::awaitable<bool> Connection::write_stream_end() { co_return co_await write_buffers("0\r\n\r\n"); }
 
-net::awaitable<void> Connection::watch_client(std::function<void()> on_gone) {
-  constexpr size_t kMaxPipelined = 1 << 20;
-  // Cancellation (the exchange ended first) must end this loop, never throw.
-  co_await net::this_coro::throw_if_cancelled(false);
-  while (buffer_.size() < kMaxPipelined) {
-    auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
-    if (ec == net::error::operation_aborted) co_return;  // the exchange ended first
-    if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) {
-      if (!ec) buffer_.commit(n);
-      co_return;
-    }
-    if (ec) {
-      client_gone_ = true;
-      on_gone();
-      co_return;
-    }
-    buffer_.commit(n);
+void Connection::start_watch(void (*on_gone)(void*), void* arg) {
+  watching_ = true;
+  ++watch_generation_;
+  watch_on_gone_ = on_gone;
+  watch_arg_ = arg;
+  if (client_gone_) return;
+  arm_watch();
+}
+
+void Connection::stop_watch() {
+  if (!watching_) return;
+  watching_ = false;
+  ++watch_generation_;
+  watch_on_gone_ = nullptr;
+  watch_arg_ = nullptr;
+  // The pending readiness wait completes (aborted) later and is ignored.
+  if (watch_waits_ > 0) {
+    boost::system::error_code ec;
+    stream_.socket().cancel(ec);
   }
-  // Enough pipelined bytes: stop reading, wait to be cancelled.
-  net::steady_timer t(stream_.get_executor(), net::steady_timer::time_point::max());
-  auto [ec] = co_await t.async_wait(kNothrow);
-  (void)ec;
+}
+
+void Connection::arm_watch() {
+  ++watch_waits_;
+  const uint64_t generation = watch_generation_;
+  stream_.socket().async_wait(net::socket_base::wait_read,
+                              [this, generation](const boost::system::error_code& ec) {
+                                on_watch_ready(ec, generation);
+                              });
+}
+
+void Connection::on_watch_ready(const boost::system::error_code& ec, uint64_t generation) {
+  constexpr size_t kMaxPipelined = 1 << 20;
+  --watch_waits_;
+  if (!watching_ || generation != watch_generation_ || ec == net::error::operation_aborted) return;
+  boost::system::error_code rec = ec;
+  while (!rec) {
+    // Readable: pipelined bytes (kept for the next request), EOF or an error.
+    if (buffer_.size() >= kMaxPipelined) return;  // enough: stop reading, the exchange goes on
+    size_t n = stream_.socket().read_some(buffer_.prepare(4096), rec);
+    if (!rec) buffer_.commit(n);
+  }
+  if (rec == net::error::would_block || rec == net::error::try_again) {
+    arm_watch();
+    return;
+  }
+  client_gone_ = true;
+  watching_ = false;
+  auto* on_gone = watch_on_gone_;
+  void* arg = watch_arg_;
+  watch_on_gone_ = nullptr;
+  if (on_gone) on_gone(arg);
 }
 
 void Connection::close_if_idle() {
@@ -226,6 +303,9 @@ net::awaitable<void> Connection::run() {
     }
   }
   stream_.socket().close(ec);
+  // A cancelled client watch may still have its completion queued: it refers
+  // to this connection, which must outlive it.
+  while (watch_waits_ > 0) co_await net::post(stream_.get_executor(), net::use_awaitable);
   server_.remove_connection(worker_, this);
 }
 

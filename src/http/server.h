@@ -37,7 +37,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,18 +88,40 @@ class Connection {
                                          const HeaderList& extra);
   net::awaitable<bool> write_chunk(std::string_view data);
   net::awaitable<bool> write_stream_end();
-  // Completes when the client closes its side (EOF or error), after calling
-  // on_gone. Any bytes the client sends meanwhile (a pipelined request) are
-  // kept for the next request. Meant to race a long upstream wait with
-  // `awaitable_operators::operator||`; it supports cancellation.
-  net::awaitable<void> watch_client(std::function<void()> on_gone);
+  // Watches the client while the handler waits on something else (the
+  // upstream): when the client closes its side (EOF or error), client_gone()
+  // turns true and on_gone(arg) is called once, on this worker's thread. Any
+  // bytes the client sends meanwhile (a pipelined request) are kept for the
+  // next request (up to 1 MiB; beyond that the watch stops reading). No
+  // coroutine and no read are pending: the socket is only polled for
+  // readability. stop_watch() ends the watch (its callback is never called
+  // after that) and may be called at any time; a watch must be stopped before
+  // the next start_watch and before the handler returns. WatchGuard does both.
+  void start_watch(void (*on_gone)(void*), void* arg);
+  void stop_watch();
+  class WatchGuard {
+   public:
+    WatchGuard(Connection& c, void (*on_gone)(void*), void* arg) : c_(c) { c_.start_watch(on_gone, arg); }
+    ~WatchGuard() { c_.stop_watch(); }
+    WatchGuard(const WatchGuard&) = delete;
+    WatchGuard& operator=(const WatchGuard&) = delete;
+
+   private:
+    Connection& c_;
+  };
   bool client_gone() const { return client_gone_; }
 
   net::awaitable<void> run();
   void close_if_idle();
 
  private:
+  // Sends a then b: one non-blocking send first (true when it took
+  // everything); write_rest() waits for the rest with the write timeout.
+  bool try_write(std::string_view& a, std::string_view& b);
+  net::awaitable<bool> write_rest(std::string_view a, std::string_view b);
   net::awaitable<bool> write_buffers(std::string_view a, std::string_view b = {});
+  void arm_watch();
+  void on_watch_ready(const boost::system::error_code& ec, uint64_t generation);
 
   Server& server_;
   int worker_;
@@ -111,6 +132,12 @@ class Connection {
   bool keep_alive_ = true;
   bool idle_ = true;
   bool client_gone_ = false;
+  // The client watch: callbacks of a stopped watch see a newer generation.
+  bool watching_ = false;
+  uint64_t watch_generation_ = 0;
+  int watch_waits_ = 0;  // readiness waits not yet completed (run() outlives them)
+  void (*watch_on_gone_)(void*) = nullptr;
+  void* watch_arg_ = nullptr;
 };
 
 // Handles requests; implemented by the gateway. Thread-safe (called on every

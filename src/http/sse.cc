@@ -36,6 +36,19 @@ void SseFramer::feed(std::string_view bytes) {
   scan_ = buf_.size();
 }
 
+std::string_view SseFramer::take(std::string_view bytes) {
+  if (complete_ > 0) consume_complete();
+  if (buf_.empty()) {
+    size_t end = 0;
+    for (size_t e = find_boundary(bytes, 0); e != std::string_view::npos; e = find_boundary(bytes, e)) end = e;
+    buf_.assign(bytes.data() + end, bytes.size() - end);
+    scan_ = buf_.size();
+    return bytes.substr(0, end);
+  }
+  feed(bytes);
+  return complete();
+}
+
 void SseFramer::consume_complete() {
   buf_.erase(0, complete_);
   scan_ -= complete_;

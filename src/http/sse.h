@@ -21,6 +21,13 @@ class SseFramer {
  public:
   // Appends bytes received from the upstream.
   void feed(std::string_view bytes);
+  // feed() + complete() + consume_complete() in one, without copying in the
+  // usual case: drops the events returned by the previous take(), adds
+  // `bytes`, and returns the complete events now available. When nothing
+  // was held back, that is a view of `bytes` itself (only an unfinished tail
+  // is copied); otherwise a view of the framer's buffer. Valid until the next
+  // call. Do not mix with feed()/consume_complete() on one framer.
+  std::string_view take(std::string_view bytes);
   // All complete events buffered so far, concatenated (possibly empty).
   std::string_view complete() const { return std::string_view(buf_).substr(0, complete_); }
   // Drops the complete events (call after relaying complete()).

@@ -41,17 +41,13 @@ Chain::Outcome Chain::run_request(ExchangeContext& ctx) const {
 }
 
 void Chain::run_complete(ExchangeContext& ctx, size_t ran) const {
-  // `ran` counts stages that were not off, in order; find them again backwards.
-  size_t seen = 0;
-  std::vector<const ChainEntry*> done;
-  done.reserve(ran);
-  for (const ChainEntry& e : entries_) {
-    if (seen == ran) break;
-    if (e.mode == StageMode::kOff) continue;
-    done.push_back(&e);
-    ++seen;
-  }
-  for (auto it = done.rbegin(); it != done.rend(); ++it) (*it)->stage->on_complete(ctx);
+  // `ran` counts stages that were not off, in order: find where the last of
+  // them sits, then walk back from there.
+  size_t end = 0;
+  for (size_t seen = 0; end < entries_.size() && seen < ran; ++end)
+    if (entries_[end].mode != StageMode::kOff) ++seen;
+  for (size_t i = end; i-- > 0;)
+    if (entries_[i].mode != StageMode::kOff) entries_[i].stage->on_complete(ctx);
 }
 
 void apply_body_transforms(ExchangeContext& ctx, boost::json::object& body) {

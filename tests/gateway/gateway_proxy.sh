@@ -14,7 +14,13 @@ write_config "$DG_TMP/cfg.toml" '"forward"' "
 [[upstream]]
 name = \"short\"
 url = \"http://$SHORT\"
-models = [\"short-ka\"]"
+models = [\"short-ka\"]
+
+[[upstream]]
+name = \"patient\"
+url = \"http://$UP\"
+models = [\"patient-1\"]
+first_byte_timeout_ms = 30000"
 start_gateway "$DG_TMP/cfg.toml"
 B="http://$GW"
 N=0  # exchanges sent (each must produce one record)
@@ -85,6 +91,16 @@ N=$((N+1))
 for i in $(seq 1 100); do [ "$(upstream_stat cancelled)" -gt "$before" ] && break; sleep 0.05; done
 [ "$(upstream_stat cancelled)" -gt "$before" ] || fail "upstream never saw the cancel"
 ok "client disconnect cancels the upstream request"
+
+# ... and so does one that goes away while a non-streamed answer is pending
+# (first-byte timeout 30 s there: only the client watch can end it sooner).
+before=$(upstream_stat cancelled)
+curl -s --max-time 0.5 "$B/v1/chat/completions" \
+  -d '{"model":"patient-1","messages":[{"role":"user","content":"hang"}]}' > /dev/null || true
+N=$((N+1))
+for i in $(seq 1 100); do [ "$(upstream_stat cancelled)" -gt "$before" ] && break; sleep 0.05; done
+[ "$(upstream_stat cancelled)" -gt "$before" ] || fail "upstream never saw the cancel of a non-streamed request"
+ok "client disconnect cancels a pending non-streamed request"
 
 # Keep-alive: several requests on one connection.
 out=$(curl -s "$B/v1/chat/completions" -d "$(chat '' 'chunks:1')" --next "$B/v1/chat/completions" -d "$(chat '' 'chunks:1')" -w '\nconnects=%{num_connects}\n')

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -25,7 +24,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using boost::system::error_code;
 using http::UpstreamConn;
-using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -36,48 +34,43 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Stream-type dispatch: the same operations on plain TCP or TLS.
-net::awaitable<error_code> write_request(UpstreamConn& c, std::string_view head, std::string_view body) {
+// Plain TCP: sends what the socket takes now, without waiting (usually all
+// of it: no timer, no coroutine). True when everything went; otherwise
+// head/body are what is left (ec set on a real error). TLS: sends nothing.
+bool try_send(UpstreamConn& c, std::string_view& head, std::string_view& body, error_code& ec) {
+  if (c.tls()) return false;
+  auto& sock = c.tcp().socket();
+  if (!sock.non_blocking()) {
+    sock.non_blocking(true, ec);  // once per connection
+    if (ec) return false;
+  }
   std::array<net::const_buffer, 2> bufs{net::buffer(head.data(), head.size()),
                                         net::buffer(body.data(), body.size())};
-  if (c.tls()) {
-    auto [ec, n] = co_await net::async_write(c.ssl(), bufs, kNothrow);
-    co_return ec;
-  }
-  // Plain TCP: one non-blocking send usually takes it all (no timer, no wait).
-  error_code wec;
-  auto& sock = c.tcp().socket();
-  if (!sock.non_blocking()) sock.non_blocking(true, wec);  // once per connection
-  size_t sent = wec ? 0 : sock.write_some(bufs, wec);
-  if (!wec && sent == head.size() + body.size()) co_return error_code{};
-  if (wec && wec != net::error::would_block && wec != net::error::try_again) co_return wec;
+  size_t sent = sock.write_some(bufs, ec);
+  if (!ec && sent == head.size() + body.size()) return true;
+  if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
   if (sent >= head.size()) {
     body.remove_prefix(sent - head.size());
     head = {};
   } else {
     head.remove_prefix(sent);
   }
-  bufs = {net::buffer(head.data(), head.size()), net::buffer(body.data(), body.size())};
-  auto [ec, n] = co_await net::async_write(c.tcp(), bufs, kNothrow);
-  co_return ec;
+  return false;
 }
 
-net::awaitable<error_code> read_header(UpstreamConn& c, ResponseParser& p) {
-  if (c.tls()) {
-    auto [ec, n] = co_await bhttp::async_read_header(c.ssl(), c.buffer(), p, kNothrow);
-    co_return ec;
+// Advances the parser on bytes already buffered from the upstream, without
+// waiting (the usual case for a small body that came with its head). True
+// if that was enough for progress; false when the socket must be read.
+bool parse_buffered(UpstreamConn& c, ResponseParser& p, error_code& ec) {
+  auto& b = c.buffer();
+  if (b.size() == 0) return false;
+  size_t used = p.put(b.data(), ec);
+  b.consume(used);
+  if (ec == bhttp::error::need_more) {
+    ec = {};
+    return false;
   }
-  auto [ec, n] = co_await bhttp::async_read_header(c.tcp(), c.buffer(), p, kNothrow);
-  co_return ec;
-}
-
-net::awaitable<error_code> read_some(UpstreamConn& c, ResponseParser& p) {
-  if (c.tls()) {
-    auto [ec, n] = co_await bhttp::async_read_some(c.ssl(), c.buffer(), p, kNothrow);
-    co_return ec;
-  }
-  auto [ec, n] = co_await bhttp::async_read_some(c.tcp(), c.buffer(), p, kNothrow);
-  co_return ec;
+  return true;
 }
 
 // One scanner per I/O thread: its buffers stay warm from request to request.
@@ -180,52 +173,56 @@ class Capture {
   }
 
   void finish(ExchangeContext& ctx) {
-    json::object summary;
+    // Built in the summary's own storage, each container sized once (no
+    // rehash, no copy when it is moved into place).
+    const json::storage_ptr sp = ctx.response_summary.storage();
     int64_t completion_est = 0;
     for (const auto& c : choices_) completion_est += static_cast<int64_t>(c.content.size() + c.reasoning.size());
     completion_est = std::max<int64_t>((completion_est + content_chars_) / 4, content_chunks_);
-    json::object usage;
+    json::object usage(3, sp);
     if (have_usage_) {
       ctx.prompt_tokens = prompt_;
       ctx.completion_tokens = completion_;
     } else {
       ctx.prompt_tokens = estimate_prompt_tokens(ctx.request);
       ctx.completion_tokens = completion_est;
-      usage["estimated"] = true;
+      usage.emplace("estimated", true);
     }
-    usage["prompt_tokens"] = ctx.prompt_tokens;
-    usage["completion_tokens"] = ctx.completion_tokens;
-    summary["usage"] = std::move(usage);
-    json::array choices;
+    usage.emplace("prompt_tokens", ctx.prompt_tokens);
+    usage.emplace("completion_tokens", ctx.completion_tokens);
+    json::array choices(sp);
+    choices.reserve(std::max<size_t>(choices_.size(), 1));
     if (choices_.empty() && !last_finish_.empty()) {
-      json::object c;
-      c["index"] = 0;
-      c["finish_reason"] = last_finish_;
-      choices.push_back(std::move(c));
+      json::object c(2, sp);
+      c.emplace("index", 0);
+      c.emplace("finish_reason", json::string_view(last_finish_));
+      choices.emplace_back(std::move(c));
     }
     for (size_t i = 0; i < choices_.size(); ++i) {
       const Choice& ch = choices_[i];
-      json::object c;
-      c["index"] = static_cast<int64_t>(i);
-      if (!ch.finish.empty()) c["finish_reason"] = ch.finish;
-      else if (i == 0 && !last_finish_.empty()) c["finish_reason"] = last_finish_;
-      else c["finish_reason"] = nullptr;
+      json::object c(3, sp);
+      c.emplace("index", static_cast<int64_t>(i));
+      if (!ch.finish.empty()) c.emplace("finish_reason", json::string_view(ch.finish));
+      else if (i == 0 && !last_finish_.empty()) c.emplace("finish_reason", json::string_view(last_finish_));
+      else c.emplace("finish_reason", nullptr);
       if (keep_content_) {
-        json::object m;
-        m["role"] = "assistant";
-        m["content"] = ch.content;
-        if (!ch.reasoning.empty()) m["reasoning_content"] = ch.reasoning;
-        c["message"] = std::move(m);
+        json::object m(3, sp);
+        m.emplace("role", "assistant");
+        m.emplace("content", json::string_view(ch.content));
+        if (!ch.reasoning.empty()) m.emplace("reasoning_content", json::string_view(ch.reasoning));
+        c.emplace("message", std::move(m));
       }
-      choices.push_back(std::move(c));
+      choices.emplace_back(std::move(c));
     }
-    summary["choices"] = std::move(choices);
-    if (!error_.is_null()) summary["error"] = error_;
+    json::object summary(3, sp);
+    summary.emplace("usage", std::move(usage));
+    summary.emplace("choices", std::move(choices));
+    if (!error_.is_null()) summary.emplace("error", error_);
     if (ctx.upstream_failed) {
-      json::object e;
-      e["type"] = "upstream_error";
-      e["code"] = "upstream_failed";
-      e["message"] = ctx.upstream_error;
+      json::object e(3, sp);
+      e.emplace("type", "upstream_error");
+      e.emplace("code", "upstream_failed");
+      e.emplace("message", json::string_view(ctx.upstream_error));
       summary["error"] = std::move(e);
     }
     ctx.response_summary = std::move(summary);
@@ -332,7 +329,24 @@ LocalReply upstream_error_reply(const error_code& ec, const http::UpstreamTarget
 }
 
 net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p);
-net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p);
+net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p,
+                                std::string_view ctype);
+
+// Reads more of the response body into the parser: from the bytes already
+// buffered when they suffice, else from the socket (with the idle timeout).
+// The awaits are written out at each call site (a helper coroutine would
+// cost a frame per read).
+#define DG_READ_BODY(x, uc, p, ec)                                                          \
+  if (!parse_buffered(*(uc), (p), (ec))) {                                                   \
+    (uc)->tcp().expires_after((x).target.idle_timeout);                                      \
+    if ((uc)->tls()) {                                                                       \
+      auto [rec_, rn_] = co_await bhttp::async_read_some((uc)->ssl(), (uc)->buffer(), (p), kNothrow); \
+      (ec) = rec_;                                                                           \
+    } else {                                                                                 \
+      auto [rec_, rn_] = co_await bhttp::async_read_some((uc)->tcp(), (uc)->buffer(), (p), kNothrow); \
+      (ec) = rec_;                                                                           \
+    }                                                                                        \
+  }
 
 net::awaitable<void> proxy(Exchange& x) {
   co_await net::this_coro::throw_if_cancelled(false);
@@ -356,10 +370,30 @@ net::awaitable<void> proxy(Exchange& x) {
     x.current = uc.get();
     auto sent_at = std::chrono::steady_clock::now();
     uc->tcp().expires_after(x.target.first_byte_timeout);
-    error_code ec = co_await write_request(*uc, x.head, x.body);
+    error_code ec;
+    std::string_view head = x.head, body = x.body;
+    if (!try_send(*uc, head, body, ec) && !ec) {
+      std::array<net::const_buffer, 2> bufs{net::buffer(head.data(), head.size()),
+                                            net::buffer(body.data(), body.size())};
+      if (uc->tls()) {
+        auto [wec, n] = co_await net::async_write(uc->ssl(), bufs, kNothrow);
+        ec = wec;
+      } else {
+        auto [wec, n] = co_await net::async_write(uc->tcp(), bufs, kNothrow);
+        ec = wec;
+      }
+    }
     p.emplace();
     p->body_limit(boost::none);
-    if (!ec) ec = co_await read_header(*uc, *p);
+    if (!ec) {
+      if (uc->tls()) {
+        auto [rec, n] = co_await bhttp::async_read_header(uc->ssl(), uc->buffer(), *p, kNothrow);
+        ec = rec;
+      } else {
+        auto [rec, n] = co_await bhttp::async_read_header(uc->tcp(), uc->buffer(), *p, kNothrow);
+        ec = rec;
+      }
+    }
     if (!ec) {
       x.result.upstream_first_byte_ms = ms_since(sent_at);
       break;
@@ -375,7 +409,7 @@ net::awaitable<void> proxy(Exchange& x) {
   ++uc->uses;
   std::string_view ctype = p->get()[bhttp::field::content_type];
   if (ctype.substr(0, 17) == "text/event-stream") co_await relay_stream(x, std::move(uc), *p);
-  else co_await relay_body(x, std::move(uc), *p);
+  else co_await relay_body(x, std::move(uc), *p, ctype);
 }
 
 net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p) {
@@ -404,13 +438,12 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   while (!p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = cap;
-    uc->tcp().expires_after(x.target.idle_timeout);
-    error_code ec = co_await read_some(*uc, p);
+    error_code ec;
+    DG_READ_BODY(x, uc, p, ec)
     if (ec == bhttp::error::need_buffer) ec = {};
     size_t got = cap - p.get().body().size;
     if (got > 0) {
-      framer.feed(std::string_view(buf, got));
-      std::string_view complete = framer.complete();
+      std::string_view complete = framer.take(std::string_view(buf, got));
       if (!complete.empty()) {
         std::string_view relay = complete;
         std::string_view rest = complete;
@@ -426,9 +459,7 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
           for (std::string_view ev = http::next_event(&rest); !ev.empty(); ev = http::next_event(&rest))
             x.capture.on_event_data(http::event_data(ev, scratch), nullptr);
         }
-        bool ok = co_await x.client.write_chunk(relay);
-        framer.consume_complete();
-        if (!ok) {
+        if (!co_await x.client.write_chunk(relay)) {
           x.current = nullptr;
           uc->close();
           co_return;
@@ -463,7 +494,8 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   else uc->close();
 }
 
-net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p) {
+net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p,
+                                std::string_view ctype) {
   ExchangeContext& ctx = x.ctx;
   // The body is read into the connection's scratch buffer; only a body larger
   // than that spills into a string (no allocation for a typical answer).
@@ -480,8 +512,8 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
     }
     p.get().body().data = buf + got;
     p.get().body().size = cap - got;
-    uc->tcp().expires_after(x.target.idle_timeout);
-    error_code ec = co_await read_some(*uc, p);
+    error_code ec;
+    DG_READ_BODY(x, uc, p, ec)
     if (ec == bhttp::error::need_buffer) ec = {};
     got = cap - p.get().body().size;
     if (!ec && spill.size() + got > x.options.max_response_bytes) ec = bhttp::error::body_limit;
@@ -505,7 +537,6 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
   }
   const bool keep = p.keep_alive();
   const int status = static_cast<int>(p.get().result_int());
-  std::string_view ctype = p.get()[bhttp::field::content_type];
   if (ctype.empty()) ctype = "application/json";
   std::string edited;
   if (ctype.find("json") != std::string_view::npos) {
@@ -529,6 +560,8 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
   if (keep) x.ws.pool.give_back(std::move(uc));
   else uc->close();
 }
+
+#undef DG_READ_BODY
 
 }  // namespace
 
@@ -611,10 +644,18 @@ net::awaitable<ForwardResult> Forwarder::forward(ExchangeContext& ctx, std::stri
     x.head += std::to_string(body.size());
     x.head += "\r\n\r\n";
   }
-  co_await net::this_coro::throw_if_cancelled(false);
-  co_await (proxy(x) || conn.watch_client([&x] {
-              if (x.current) x.current->close();
-            }));
+  {
+    // A client that goes away closes the upstream connection in use, which
+    // ends whatever proxy() is waiting on.
+    http::Connection::WatchGuard watch(
+        conn,
+        [](void* arg) {
+          auto* ex = static_cast<Exchange*>(arg);
+          if (ex->current) ex->current->close();
+        },
+        &x);
+    co_await proxy(x);
+  }
   x.result.client_gone = conn.client_gone();
   if (x.result.client_gone && ctx.status == 0) ctx.status = 499;
   if (!x.result.error && !models) x.capture.finish(ctx);
