@@ -27,7 +27,8 @@ else:
 vocab, info = ns.train_student("probe-student", texts, 1)
 print("neural student:", json.dumps(info), file=sys.stderr, flush=True)
 child = subprocess.Popen(ns.nice([ns.NS_BIN, "--threads", ns.THREADS, "serve", "--model",
-                                  os.path.join(ns.W, "probe-student"), "--seed", "5"]),
+                                  os.path.join(ns.W, "probe-student"), "--seed", "5",
+                                  "--temperature", ns.TEMPERATURE]),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 lock = threading.Lock()
 

@@ -1,20 +1,20 @@
 """Neural students for the provenance proof: a small word-level causal transformer
 (bench/provenance/neural/student.cc, libtorch, CPU) trained on the same training sets as the
 trigram students (training_sets.py: the attacker's harvest at a share of watermarked answers,
-clean answers, and the two adaptive attacks), sampled at temperature 1, and its text tested with
+clean answers, and the two adaptive attacks), sampled, and its text tested with
 `distillguard verify --format json` (the attacker's key, and every one of 100 account keys with
 Bonferroni correction).
 
 Tokens: "\\n", or an optional leading space followed by a run of letters, a run of digits or one
-other character (so a word and the space before it are one token). Vocabulary: the student's own
-training texts' most frequent tokens up to NS_VOCAB, plus every printable ASCII character with and
-without a leading space; a word outside the vocabulary is spelled out with those characters
-(lossless for ASCII; other characters outside the vocabulary are dropped). Documents are joined
-with an end-of-document token (id 0). 2% of the documents are held out for the validation loss.
+other character (so a word and the space before it are one token). Vocabulary: the NS_VOCAB - 2 most
+frequent tokens of the student's own training texts, plus end-of-document (id 0) and unknown (id 1);
+a token outside the vocabulary is trained as "unknown", and "unknown" is dropped from sampled text
+(so the student never writes a word it has no token for). 2% of the documents are held out for the
+validation loss. Sampling: temperature NS_TEMPERATURE (default 0.8), 128 streams in lock step.
 
 Environment (defaults in brackets): DG_BIN, NS_BIN [build-neural/neural_student], DG_STRENGTH [0.5],
-NS_VOCAB [8000], NS_D [128], NS_LAYERS [2], NS_HEADS [4], NS_CTX [64], NS_STEPS [150], NS_BATCH [32],
-NS_LR [3e-3], NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_STUDENTS (comma list; default all),
+NS_VOCAB [8000], NS_D [128], NS_LAYERS [2], NS_HEADS [4], NS_CTX [64], NS_STEPS [300], NS_BATCH [16],
+NS_LR [3e-3], NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list; default all),
 NS_OUT [$DG_PROV_WORK/neural-s<strength>.json]."""
 import array
 import collections
@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import string
 import subprocess
 import sys
 import time
@@ -35,12 +34,13 @@ STRENGTH = float(os.environ.get("DG_STRENGTH", "0.5"))
 VOCAB = int(os.environ.get("NS_VOCAB", "8000"))
 ARCH = dict(d=int(os.environ.get("NS_D", "128")), layers=int(os.environ.get("NS_LAYERS", "2")),
             heads=int(os.environ.get("NS_HEADS", "4")), ctx=int(os.environ.get("NS_CTX", "64")))
-STEPS = int(os.environ.get("NS_STEPS", "150"))
-BATCH = int(os.environ.get("NS_BATCH", "32"))
+STEPS = int(os.environ.get("NS_STEPS", "300"))
+BATCH = int(os.environ.get("NS_BATCH", "16"))
 LR = float(os.environ.get("NS_LR", "3e-3"))
 GEN_TOKENS = int(os.environ.get("NS_GEN_TOKENS", "150000"))
 THREADS = os.environ.get("NS_THREADS", "1")  # under a loaded 2-core machine 1 thread was as fast
 GEN_BATCH = os.environ.get("NS_GEN_BATCH", "128")
+TEMPERATURE = os.environ.get("NS_TEMPERATURE", "0.8")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no OpenMP spinning on a shared machine
 BUDGETS = [30_000, 100_000, 300_000]  # student words verified (as many as were generated)
 SEED = 7
@@ -63,8 +63,7 @@ EOS, UNK = 0, 1
 class Vocab:
     def __init__(self, texts, size):
         counts = collections.Counter(tok for t in texts for tok in TOKEN.findall(t))
-        chars = [c for c in string.printable if not c.isspace()]
-        self.itos = ["<eos>", "<unk>"] + chars + [" " + c for c in chars]
+        self.itos = ["<eos>", "<unk>"]
         seen = set(self.itos)
         for tok, _ in counts.most_common():
             if len(self.itos) >= size:
@@ -79,14 +78,7 @@ class Vocab:
     def encode(self, text):
         out = []
         for tok in TOKEN.findall(text):
-            i = self.stoi.get(tok)
-            if i is not None:
-                out.append(i)
-                continue
-            lead = tok.startswith(" ")
-            body = tok[1:] if lead else tok
-            for k, ch in enumerate(body):
-                out.append(self.stoi.get((" " + ch) if (k == 0 and lead) else ch, UNK))
+            out.append(self.stoi.get(tok, UNK))
         return out
 
     def decode(self, ids):
@@ -154,7 +146,7 @@ def generate(name, vocab, seed):
     d = os.path.join(W, name)
     t0 = time.time()
     subprocess.run(nice([NS_BIN, "--threads", THREADS, "generate", "--model", d, "--tokens", str(GEN_TOKENS),
-                         "--batch", GEN_BATCH, "--seed", str(seed + 1000), "--out", os.path.join(d, "gen.bin")]),
+                         "--batch", GEN_BATCH, "--temperature", TEMPERATURE, "--seed", str(seed + 1000), "--out", os.path.join(d, "gen.bin")]),
                    capture_output=True, text=True, check=True)
     docs = read_docs(os.path.join(d, "gen.bin"), vocab)
     return docs, round(time.time() - t0, 1)
@@ -198,9 +190,9 @@ if __name__ == "__main__":
     names = [n for n in os.environ.get("NS_STUDENTS", ",".join(STUDENTS)).split(",") if n]
     H = training_sets.Harvest(STRENGTH)
     print(f"harvest: {len(H.ours)} answers; {H.stats}; strength {STRENGTH}; arch {ARCH}, vocab {VOCAB}, "
-          f"steps {STEPS} x batch {BATCH}, {GEN_TOKENS} tokens generated", flush=True)
+          f"steps {STEPS} x batch {BATCH}, {GEN_TOKENS} tokens sampled at temperature {TEMPERATURE}", flush=True)
     results = json.load(open(OUT))["results"] if os.path.exists(OUT) and os.environ.get("NS_APPEND") else {}
     for name in names:
         results[name] = run(name)
-        json.dump(dict(strength=STRENGTH, arch=ARCH, vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
+        json.dump(dict(strength=STRENGTH, temperature=float(TEMPERATURE), arch=ARCH, vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
                        gen_tokens=GEN_TOKENS, results=results), open(OUT, "w"), indent=1)

@@ -5,8 +5,9 @@ students (neural_students.py), so both train on exactly the same texts for a giv
 Harvest: our teacher's real answers (harvest.ours(), 2,932 answers, ~778k words), watermarked
 for the attacker's account with `distillguard watermark` (the library the gateway's policy stage
 applies per response). A share s of the answers is watermarked (chosen with the seed), the rest
-clean. Attacks: (a) "rerandomise": for each synonym-table word, with prob. 0.5 replace it by a
-uniformly random member of its group (the attacker knows our table); (b) "mix": add another
+clean. Attacks: (a) "rerandomise": for each occurrence of a synonym-table member (word, phrase or
+contraction), with prob. 0.5 replace it by a uniformly random member of its group (the attacker
+knows our table); (b) "mix": add another
 teacher's answers to the same prompts (Claude 3 Opus + Llama 3.1 405B, 1,610 answers, ~0.6x our
 words); "both" = (a) then (b)."""
 import os
@@ -23,22 +24,30 @@ def _groups():
     return [l.rstrip("\n").split("\t") for l in open(SYNONYMS) if l.strip() and not l.startswith("#")]
 
 
-_w2g = None
+_table = None
 
 
 def rerandomise(text, rng, share=0.5):
-    global _w2g
-    if _w2g is None:
-        _w2g = {w: g for g in _groups() for w in g}
+    """Each occurrence of a table member (word, two-word phrase or contraction, as listed in
+    synonyms.tsv) is, with probability `share`, replaced by a uniformly random member of its group
+    (a capital first letter is kept)."""
+    global _table
+    if _table is None:
+        w2g = {w: g for g in _groups() for w in g}
+        alts = sorted(w2g, key=len, reverse=True)
+        pat = re.compile(r"(?<![A-Za-z'’])(" + "|".join(re.escape(w).replace("'", "['’]") for w in alts) +
+                         r")(?![A-Za-z'’])", re.IGNORECASE)
+        _table = (w2g, pat)
+    w2g, pat = _table
 
     def sub(m):
         w = m.group(0)
-        g = _w2g.get(w.lower())
+        g = w2g.get(w.lower().replace("’", "'"))
         if g is None or rng.random() >= share:
             return w
         r = rng.choice(g)
-        return r.capitalize() if w[0].isupper() else r
-    return re.sub(r"[A-Za-z]+", sub, text)
+        return r[0].upper() + r[1:] if w[0].isupper() else r
+    return pat.sub(sub, text)
 
 
 class Harvest:

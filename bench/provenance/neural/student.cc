@@ -13,7 +13,7 @@
 //       on across document ends); a stream's context is the last `ctx` tokens: when it is full,
 //       the key/value cache is rebuilt from the newest ctx/2 tokens. Writes the streams one
 //       after another, each followed by an EOS.
-//   neural_student serve --model DIR [--seed 1]
+//   neural_student serve --model DIR [--seed 1 --temperature 1]
 //       reads one integer per stdin line (max tokens), answers one line of space-separated ids
 //       of one sampled document (stops at EOS or the limit). For student_server.py.
 //
@@ -324,14 +324,14 @@ int generate(const std::string& dir, int64_t tokens, int64_t batch, double tempe
   return 0;
 }
 
-int serve(const std::string& dir, uint64_t seed) {
+int serve(const std::string& dir, double temperature, uint64_t seed) {
   torch::manual_seed(seed);
   torch::NoGradGuard g;
   Student model = load(dir);
   std::string line;
   while (std::getline(std::cin, line)) {
     int64_t limit = std::max<int64_t>(1, std::stoll(line));
-    Sampler s(model, 1, 1.0);
+    Sampler s(model, 1, temperature);
     std::string out;
     for (int64_t i = 0; i < limit; ++i) {
       int64_t t = s.step()[0];
@@ -379,12 +379,13 @@ int main(int argc, char** argv) {
   auto* sv = app.add_subcommand("serve", "sample one document per stdin line");
   sv->add_option("--model", dir)->required();
   sv->add_option("--seed", seed);
+  sv->add_option("--temperature", temperature);
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   try {
     if (*tr) return train(train_path, valid_path, cfg, dir, steps, batch, lr, seed);
     if (*ge) return generate(dir, tokens, gen_batch, temperature, seed, out_path);
-    if (*sv) return serve(dir, seed);
+    if (*sv) return serve(dir, temperature, seed);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "neural_student: %s\n", e.what());
     return 1;
