@@ -19,7 +19,14 @@ for path in paths:
     a = d["arch"]
     print(f"\n`{os.path.basename(path)}`: watermark strength {d['strength']}; transformer d={a['d']}, "
           f"{a['layers']} layers, {a['heads']} heads, context {a['ctx']}, vocabulary {d['vocab']}; "
-          f"{d['steps']} steps x {d['batch']} windows; {d['gen_tokens']:,} tokens sampled (temperature 1).\n")
+          f"{d['steps']} steps x {d['batch']} windows; {d['gen_tokens']:,} tokens sampled "
+          f"(temperature {d.get('temperature', 1.0)}).\n")
+    if d.get("base"):
+        b = d["base"]
+        print(f"Base model (pre-trained once on {b.get('texts', '?')} texts that never passed through our API, "
+              f"{b['train_tokens']/1e6:.2f}M tokens): {b['steps']} steps, {b['tokens_seen']/1e6:.2f}M tokens seen, "
+              f"train / valid loss {b['train_loss']:.2f} / {b['valid_loss']:.2f} (valid perplexity {b['valid_ppl']:.0f}), "
+              f"{b['train_seconds']:.0f} s. Every student below is fine-tuned from it ({d['steps']} steps, lr {d['lr']}).\n")
     print("| training set | params | train tokens | tokens seen | train / valid loss (valid ppl) | train s | sample s | words sampled |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in res.items():

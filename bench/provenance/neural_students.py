@@ -5,17 +5,24 @@ clean answers, and the two adaptive attacks), sampled, and its text tested with
 `distillguard verify --format json` (the attacker's key, and every one of 100 account keys with
 Bonferroni correction).
 
+Base model: like a real distiller, each student is fine-tuned from one base model, pre-trained
+(NS_BASE_STEPS steps) on text that never passed through our API: the other teachers' answers
+(Claude 3 Opus, Llama 3.1 405B, Claude 3.5 Sonnet, text-davinci-003 on AlpacaEval) and OpenAssistant
+human answers. The base's vocabulary is the students' vocabulary. NS_BASE=0 trains every student
+from scratch on its own vocabulary instead.
+
 Tokens: "\\n", or an optional leading space followed by a run of letters, a run of digits or one
 other character (so a word and the space before it are one token). Vocabulary: the NS_VOCAB - 2 most
-frequent tokens of the student's own training texts, plus end-of-document (id 0) and unknown (id 1);
+frequent tokens of the base corpus, plus end-of-document (id 0) and unknown (id 1);
 a token outside the vocabulary is trained as "unknown", and "unknown" is dropped from sampled text
 (so the student never writes a word it has no token for). 2% of the documents are held out for the
 validation loss. Sampling: temperature NS_TEMPERATURE (default 0.8), 128 streams in lock step.
 
 Environment (defaults in brackets): DG_BIN, NS_BIN [build-neural/neural_student], DG_STRENGTH [0.5],
 NS_VOCAB [8000], NS_D [128], NS_LAYERS [2], NS_HEADS [4], NS_CTX [64], NS_STEPS [300], NS_BATCH [16],
-NS_LR [3e-3], NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list; default all),
-NS_OUT [$DG_PROV_WORK/neural-s<strength>.json]."""
+NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list; default all),
+NS_OUT [$DG_PROV_WORK/neural-s<strength>.json], NS_BASE [1], NS_BASE_STEPS [900], NS_BASE_LR [3e-3],
+NS_LR is the fine-tuning rate [1e-3]."""
 import array
 import collections
 import json
@@ -27,6 +34,7 @@ import sys
 import time
 
 import common
+import harvest
 import training_sets
 
 NS_BIN = os.environ.get("NS_BIN", os.path.join(common.ROOT, "build-neural", "neural_student"))
@@ -36,7 +44,10 @@ ARCH = dict(d=int(os.environ.get("NS_D", "128")), layers=int(os.environ.get("NS_
             heads=int(os.environ.get("NS_HEADS", "4")), ctx=int(os.environ.get("NS_CTX", "64")))
 STEPS = int(os.environ.get("NS_STEPS", "300"))
 BATCH = int(os.environ.get("NS_BATCH", "16"))
-LR = float(os.environ.get("NS_LR", "3e-3"))
+LR = float(os.environ.get("NS_LR", "1e-3"))
+USE_BASE = os.environ.get("NS_BASE", "1") == "1"
+BASE_STEPS = int(os.environ.get("NS_BASE_STEPS", "900"))
+BASE_LR = float(os.environ.get("NS_BASE_LR", "3e-3"))
 GEN_TOKENS = int(os.environ.get("NS_GEN_TOKENS", "150000"))
 THREADS = os.environ.get("NS_THREADS", "1")  # under a loaded 2-core machine 1 thread was as fast
 GEN_BATCH = os.environ.get("NS_GEN_BATCH", "128")
@@ -114,10 +125,10 @@ def nice(args):
     return ["nice", "-n", "10"] + args
 
 
-def train_student(name, texts, seed):
+def train_student(name, texts, seed, vocab=None, init=None, steps=None, lr=None):
     d = os.path.join(W, name)
     os.makedirs(d, exist_ok=True)
-    vocab = Vocab(texts, VOCAB)
+    vocab = vocab or Vocab(texts, VOCAB)
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
     n_valid = max(1, len(texts) // 50)
@@ -129,17 +140,50 @@ def train_student(name, texts, seed):
     p = subprocess.run(nice([NS_BIN, "--threads", THREADS, "train", "--train", os.path.join(d, "train.bin"),
                              "--valid", os.path.join(d, "valid.bin"), "--vocab-size", str(len(vocab.itos)),
                              "--model", d, "--d", str(ARCH["d"]), "--layers", str(ARCH["layers"]),
-                             "--heads", str(ARCH["heads"]), "--ctx", str(ARCH["ctx"]), "--steps", str(STEPS),
-                             "--batch", str(BATCH), "--lr", str(LR), "--seed", str(seed)]),
+                             "--heads", str(ARCH["heads"]), "--ctx", str(ARCH["ctx"]), "--steps", str(steps or STEPS),
+                             "--batch", str(BATCH), "--lr", str(lr or LR), "--seed", str(seed)] +
+                            (["--init", init] if init else [])),
                        capture_output=True, text=True, check=True)
     open(os.path.join(d, "train.log"), "w").write(p.stdout)
     final = dict(kv for kv in zip(*[iter(p.stdout.splitlines()[-1].split()[1:])] * 2))
     params = int(p.stdout.split()[1])
-    return vocab, dict(params=params, train_tokens=n_train, vocab=len(vocab.itos), vocab_coverage=vocab.coverage,
+    unk = sum(x == UNK for t in train for x in t) / max(1, sum(len(t) for t in train))
+    return vocab, dict(params=params, train_tokens=n_train, vocab=len(vocab.itos), unk_share=round(unk, 4),
                        train_loss=float(final["train_loss"]), train_ppl=float(final["train_ppl"]),
                        valid_loss=float(final["valid_loss"]), valid_ppl=float(final["valid_ppl"]),
                        steps=int(final["steps"]), tokens_seen=int(final["tokens_seen"]),
                        train_seconds=round(time.time() - t0, 1))
+
+
+def base_corpus():
+    """Text that never passed through our API (see the module docstring)."""
+    texts = [r["response"] for r in harvest.other()]
+    for name in ("claude-3-5-sonnet-20240620", "text_davinci_003"):
+        texts += [r["response"] for r in harvest._alpaca(name)]
+    with open(os.path.join(harvest.SHARED, "legit", "oasst_en_100_tree.jsonl")) as f:
+        def walk(m):
+            if m.get("role") == "assistant":
+                texts.append(m["text"])
+            for c in m.get("replies", []):
+                walk(c)
+        for line in f:
+            walk(json.loads(line)["prompt"])
+    return [t for t in texts if t.strip()]
+
+
+def ensure_base():
+    """Trains the base model once (reused while its settings are unchanged); returns (vocab, dir, info)."""
+    d = os.path.join(W, "base")
+    key = dict(arch=ARCH, vocab=VOCAB, steps=BASE_STEPS, lr=BASE_LR, batch=BATCH)
+    texts = base_corpus()
+    vocab = Vocab(texts, VOCAB)
+    meta = os.path.join(d, "base.json")
+    if os.path.exists(meta) and json.load(open(meta))["key"] == key:
+        return vocab, d, json.load(open(meta))["info"]
+    _, info = train_student("base", texts, 1, vocab=vocab, steps=BASE_STEPS, lr=BASE_LR)
+    info["texts"] = len(texts)
+    json.dump(dict(key=key, info=info), open(meta, "w"))
+    return vocab, d, info
 
 
 def generate(name, vocab, seed):
@@ -156,7 +200,10 @@ def run(name):
     share, attack, seed = STUDENTS[name]
     t0 = time.time()
     texts = H.texts(share, attack, SEED)
-    vocab, info = train_student(name, texts, seed)
+    if USE_BASE:
+        vocab, info = train_student(name, texts, seed, vocab=BASE[0], init=BASE[1])
+    else:
+        vocab, info = train_student(name, texts, seed)
     docs, gen_seconds = generate(name, vocab, seed)
     info.update(gen_tokens=GEN_TOKENS, gen_words=sum(len(d.split()) for d in docs), gen_seconds=gen_seconds)
     cells = []
@@ -191,8 +238,11 @@ if __name__ == "__main__":
     H = training_sets.Harvest(STRENGTH)
     print(f"harvest: {len(H.ours)} answers; {H.stats}; strength {STRENGTH}; arch {ARCH}, vocab {VOCAB}, "
           f"steps {STEPS} x batch {BATCH}, {GEN_TOKENS} tokens sampled at temperature {TEMPERATURE}", flush=True)
+    BASE = ensure_base() if USE_BASE else None
+    if BASE:
+        print("base model:", json.dumps(BASE[2]), flush=True)
     results = json.load(open(OUT))["results"] if os.path.exists(OUT) and os.environ.get("NS_APPEND") else {}
     for name in names:
         results[name] = run(name)
-        json.dump(dict(strength=STRENGTH, temperature=float(TEMPERATURE), arch=ARCH, vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
+        json.dump(dict(strength=STRENGTH, temperature=float(TEMPERATURE), arch=ARCH, base=BASE and BASE[2], vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
                        gen_tokens=GEN_TOKENS, results=results), open(OUT, "w"), indent=1)

@@ -5,7 +5,7 @@
 // Tokenisation lives in Python (bench/provenance/neural_students.py): this program reads and
 // writes little-endian int32 token ids; id 0 is the document separator (EOS).
 //
-//   neural_student train --train T.bin --valid V.bin --vocab-size N --model DIR [--d 128 ...]
+//   neural_student train --train T.bin --valid V.bin --vocab-size N --model DIR [--init BASE] [--d 128 ...]
 //       prints "step S loss L" lines and a final "valid_loss L ppl P tokens N seconds S" line;
 //       writes DIR/model.pt and DIR/model.cfg (the hyper-parameters).
 //   neural_student generate --model DIR --tokens N --out G.bin [--batch 64 --temperature 1 --seed 1]
@@ -176,13 +176,16 @@ double mean_loss(Student& model, const std::vector<int32_t>& ids, int64_t ctx) {
   return n ? sum / static_cast<double>(n) : std::nan("");
 }
 
-int train(const std::string& train_path, const std::string& valid_path, Config cfg,
+int train(const std::string& train_path, const std::string& valid_path, Config cfg, const std::string& init,
           const std::string& dir, int64_t steps, int64_t batch, double lr, uint64_t seed) {
   torch::manual_seed(seed);
   auto ids = read_ids(train_path);
   auto valid = read_ids(valid_path);
   if (static_cast<int64_t>(ids.size()) <= cfg.ctx + 1) throw std::runtime_error("training set too small");
+  if (!init.empty()) cfg = load_config(init + "/model.cfg");  // fine-tune: the base's shape
   Student model(cfg);
+  if (!init.empty()) torch::load(model, init + "/model.pt");
+  model->train();
   int64_t params = 0;
   for (auto& p : model->parameters()) params += p.numel();
   std::printf("params %lld train_tokens %zu valid_tokens %zu\n", static_cast<long long>(params),
@@ -352,7 +355,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   app.add_option("--threads", threads, "intra-op threads");
   Config cfg;
-  std::string train_path, valid_path, dir, out_path;
+  std::string train_path, valid_path, dir, out_path, init;
   int64_t steps = 1000, batch = 32, tokens = 100000, gen_batch = 64;
   double lr = 3e-3, temperature = 1.0;
   uint64_t seed = 1;
@@ -360,6 +363,7 @@ int main(int argc, char** argv) {
   tr->add_option("--train", train_path)->required();
   tr->add_option("--valid", valid_path)->required();
   tr->add_option("--vocab-size", cfg.vocab)->required();
+  tr->add_option("--init", init, "start from this model directory (fine-tuning); its shape wins");
   tr->add_option("--model", dir)->required();
   tr->add_option("--d", cfg.d);
   tr->add_option("--layers", cfg.layers);
@@ -383,7 +387,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   try {
-    if (*tr) return train(train_path, valid_path, cfg, dir, steps, batch, lr, seed);
+    if (*tr) return train(train_path, valid_path, cfg, init, dir, steps, batch, lr, seed);
     if (*ge) return generate(dir, tokens, gen_batch, temperature, seed, out_path);
     if (*sv) return serve(dir, temperature, seed);
   } catch (const std::exception& e) {
