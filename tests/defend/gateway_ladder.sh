@@ -5,6 +5,7 @@
 #   - throttle: the limit stage enforces throttle_multiplier of the tier's limits
 #     (its 429 rate_limit_exceeded, Retry-After, x-ratelimit-limit-requests);
 #   - degrade: the output length cap reaches the upstream (finish_reason length);
+#     log-probabilities perturbed with argmax and text kept, deterministically;
 #   - allow-list: a licensed account on a tier whose thresholds would degrade it
 #     gets allow, its whole tier and untouched answers;
 #   - the action is in every exchange record (JSONL mirror) and in the hash-chained
@@ -47,7 +48,7 @@ requests_per_minute = 60
 tokens_per_minute = 10000000
 burst = 10
 [tiers.watched]
-requests_per_minute = 60
+requests_per_minute = 240
 tokens_per_minute = 10000000
 burst = 10
 [limits]
@@ -141,18 +142,47 @@ codes=$(ask degraded 1)
 read -r finish _ <<< "$(answer degraded)"
 ct=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["usage"]["completion_tokens"])' "$DG_TMP/last-degraded.json")
 [ "$finish" = length ] && [ "$ct" -le 16 ] || fail "degrade cap not applied: finish $finish, completion_tokens $ct"
-echo "ok: degrade: output capped (finish_reason length, $ct completion tokens <= 16)"
+[ "$(hdr degraded x-ratelimit-limit-requests)" = 60 ] || fail "degrade is throttled too: $(hdr degraded x-ratelimit-limit-requests)"
+echo "ok: degrade: output capped (finish_reason length, $ct completion tokens <= 16), limits x0.25 (60 of 240 rpm)"
+
+# degrade perturbs log-probabilities: same sampled tokens and top alternative as the
+# untouched answer (normal, allow), other alternatives changed, the same numbers when asked again.
+python3 - "$DG_TMP/req.json" > "$DG_TMP/req-lp.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r.update(max_tokens=16, logprobs=True, top_logprobs=5)
+print(json.dumps(r))
+PY
+cp "$DG_TMP/req.json" "$DG_TMP/req-plain.json"; cp "$DG_TMP/req-lp.json" "$DG_TMP/req.json"
+[ "$(ask normal 1)" = 200 ] && cp "$DG_TMP/last-normal.json" "$DG_TMP/lp-normal.json" || fail "normal logprobs request"
+[ "$(ask degraded 1)" = 200 ] && cp "$DG_TMP/last-degraded.json" "$DG_TMP/lp-degraded-1.json" || fail "degraded logprobs request"
+[ "$(ask degraded 1)" = 200 ] && cp "$DG_TMP/last-degraded.json" "$DG_TMP/lp-degraded-2.json" || fail "degraded logprobs request 2"
+cp "$DG_TMP/req-plain.json" "$DG_TMP/req.json"
+python3 - "$DG_TMP/lp-normal.json" "$DG_TMP/lp-degraded-1.json" "$DG_TMP/lp-degraded-2.json" <<'PY' || fail "log-prob perturbation"
+import json, sys
+lp = lambda f: json.load(open(f))["choices"][0]["logprobs"]["content"]
+clean, a, b = lp(sys.argv[1]), lp(sys.argv[2]), lp(sys.argv[3])
+assert clean and len(a) == len(clean), (len(clean), len(a))
+assert a == b, "not deterministic"
+moved = 0
+for c, p in zip(clean, a):
+    assert c["token"] == p["token"], (c["token"], p["token"])                    # text unchanged
+    assert c["top_logprobs"][0] == p["top_logprobs"][0], (c, p)                 # argmax and its value kept
+    moved += [t["logprob"] for t in c["top_logprobs"][1:]] != [t["logprob"] for t in p["top_logprobs"][1:]]
+assert moved >= len(a) // 2, f"alternatives changed at only {moved} of {len(a)} positions"
+print(f"log-probs: {len(a)} positions, argmax kept everywhere, alternatives changed at {moved}")
+PY
+echo "ok: degrade perturbs log-probs (argmax and text kept, alternatives changed, deterministic)"
 
 # licensed: allow-listed on a tier whose thresholds degrade everyone else.
 codes=$(ask licensed 6)
 [ "$codes" = "200 200 200 200 200 200" ] || fail "licensed refused: $codes"
 [ "$(answer licensed)" = "stop $raw" ] || fail "licensed answer changed: $(answer licensed | head -c 200)"
-[ "$(hdr licensed x-ratelimit-limit-requests)" = 60 ] || fail "licensed limit header"
-echo "ok: allow-list: licensed account gets allow, its whole tier and untouched answers"
+[ "$(hdr licensed x-ratelimit-limit-requests)" = 240 ] || fail "licensed limit header: $(hdr licensed x-ratelimit-limit-requests)"
+echo "ok: allow-list: licensed account gets allow, its whole tier (240 rpm) and untouched answers"
 
 # Every record carries the action, in the JSONL mirror and in the audit log.
 for _ in $(seq 1 100); do
-  [ "$(wc -l < "$DG_TMP/audit.jsonl" 2>/dev/null || echo 0)" -ge $((6 + n_throttled + 1 + 6)) ] && break; sleep 0.05
+  [ "$(wc -l < "$DG_TMP/audit.jsonl" 2>/dev/null || echo 0)" -ge $((7 + n_throttled + 3 + 6)) ] && break; sleep 0.05
 done
 dg audit export --out "$DG_TMP/export.jsonl" 2> /dev/null
 dg audit verify > "$DG_TMP/verify.out" || fail "audit verify: $(cat "$DG_TMP/verify.out")"
