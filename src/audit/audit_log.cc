@@ -1,5 +1,7 @@
 #include "audit/audit_log.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -7,7 +9,9 @@
 #include <cstring>
 
 #include "common/hash.h"
+#include "common/thread_priority.h"
 #include "store/sqlite/sqlite_db.h"
+
 
 namespace dg {
 
@@ -47,12 +51,69 @@ bool unhex(std::string_view hex, uint8_t* out, size_t n) {
   return true;
 }
 
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+void to_hex64(const uint8_t (&bytes)[32], char (&out)[64]) {
+  for (size_t i = 0; i < 32; ++i) {
+    out[2 * i] = kHexDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kHexDigits[bytes[i] & 15];
+  }
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+// SHA-256 over (prev hash bytes || line) without building the concatenation:
+// one reused context, two updates. Not thread-safe (one per writer).
+class ChainHasher {
+ public:
+  ChainHasher() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~ChainHasher() { EVP_MD_free(md_); }
+  ChainHasher(const ChainHasher&) = delete;
+  ChainHasher& operator=(const ChainHasher&) = delete;
+
+  // out = SHA-256(prev || line). False only if OpenSSL fails.
+  bool hash(const uint8_t (&prev)[32], std::string_view line, uint8_t (&out)[32]) {
+    unsigned int len = 0;
+    return md_ && ctx_ && EVP_DigestInit_ex2(ctx_.get(), md_, nullptr) &&
+           EVP_DigestUpdate(ctx_.get(), prev, sizeof prev) &&
+           EVP_DigestUpdate(ctx_.get(), line.data(), line.size()) &&
+           EVP_DigestFinal_ex(ctx_.get(), out, &len) && len == 32;
+  }
+
+ private:
+  EVP_MD* md_;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
+};
+
+// The chain head while a batch is written: the hash both as raw bytes (the
+// next link's input) and as hex (what the table stores).
+struct ChainLink {
+  uint8_t bytes[32];
+  char hex[64];
+  std::string_view hex_view() const { return {hex, sizeof hex}; }
+};
+
 class SqliteAuditSink final : public AuditSink {
  public:
-  explicit SqliteAuditSink(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  SqliteAuditSink(std::unique_ptr<SqliteDb> db, const SqliteAuditSinkOptions& options)
+      : db_(std::move(db)), options_(options) {}
+
+  ~SqliteAuditSink() override {
+    {
+      std::lock_guard<std::mutex> l(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (ckpt_thread_.joinable()) ckpt_thread_.join();
+  }
 
   Status init() {
     DG_RETURN_IF_ERROR(db_->exec(kAuditSchema));
+    DG_ASSIGN_OR_RETURN(begin_, SqliteStmt::prepare(*db_, "BEGIN IMMEDIATE"));
+    DG_ASSIGN_OR_RETURN(commit_, SqliteStmt::prepare(*db_, "COMMIT"));
+    DG_ASSIGN_OR_RETURN(rollback_, SqliteStmt::prepare(*db_, "ROLLBACK"));
     DG_ASSIGN_OR_RETURN(head_, SqliteStmt::prepare(*db_,
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
     DG_ASSIGN_OR_RETURN(insert_, SqliteStmt::prepare(*db_,
@@ -61,60 +122,146 @@ class SqliteAuditSink final : public AuditSink {
     DG_ASSIGN_OR_RETURN(set_head_, SqliteStmt::prepare(*db_,
         "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
         "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
+    if (options_.checkpoint_pages > 0) {
+      // Our WAL hook replaces SQLite's auto-checkpoint on this connection:
+      // commits only note the WAL size; the checkpointer thread copies pages.
+      DG_ASSIGN_OR_RETURN(ckpt_db_, SqliteDb::open(db_->path(), /*create=*/false));
+      sqlite3_wal_hook(db_->handle(), &SqliteAuditSink::on_commit, this);
+      ckpt_thread_ = std::thread([this] { checkpoint_loop(); });
+    }
     return {};
   }
 
-  Status write_batch(const std::vector<PendingEntry>& batch,
-                     std::vector<AuditEntry>* written) override {
-    written->clear();
-    DG_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
-    Status st = write_locked(batch, written);
-    if (st.ok()) st = db_->exec("COMMIT");
+  Status write_batch(const std::vector<PendingEntry>& batch) override {
+    DG_RETURN_IF_ERROR(begin_.run());
+    Status st = write_locked(batch);
+    if (st.ok()) st = commit_.run();
     if (!st.ok()) {
-      (void)db_->exec("ROLLBACK");
-      written->clear();
+      (void)rollback_.run();
+      return st;
     }
+    after_commit();
     return st;
   }
 
  private:
-  Status write_locked(const std::vector<PendingEntry>& batch, std::vector<AuditEntry>* written) {
+  Status write_locked(const std::vector<PendingEntry>& batch) {
     int64_t seq = 0;
-    std::string prev = genesis_hash();
+    // Two links, alternating: prev and the entry being written.
+    ChainLink links[2];
+    int cur = 0;
     {
       auto row = head_.step();
       if (!row.ok()) {
         head_.reset();
         return row.status();
       }
+      std::string_view head_hex = genesis_hash();
       if (row.value()) {
         seq = head_.col_int(0);
-        prev = head_.col_text(1);
+        head_hex = head_.col_view(1);
       }
+      if (head_hex.size() != 64 || !unhex(head_hex, links[cur].bytes, 32)) {
+        head_.reset();
+        return data_loss("audit log: the stored chain head (seq " + std::to_string(seq) +
+                         ") is not a SHA-256 hex digest; run `distillguard audit verify`");
+      }
+      std::memcpy(links[cur].hex, head_hex.data(), 64);
       head_.reset();
     }
-    written->reserve(batch.size());
     for (const PendingEntry& p : batch) {
-      AuditEntry e;
-      e.seq = ++seq;
-      e.ts = p.ts;
-      e.account = p.account;
-      e.line = p.line;
-      e.prev_hash = prev;
-      e.hash = chain_hash(prev, p.line);
-      DG_RETURN_IF_ERROR(insert_.bind(1, e.seq).bind(2, int64_t{e.ts}).bind(3, e.account)
-                             .bind(4, e.line).bind(5, e.prev_hash).bind(6, e.hash).run());
-      prev = e.hash;
-      written->push_back(std::move(e));
+      const ChainLink& prev = links[cur];
+      ChainLink& next = links[cur ^ 1];
+      if (!hasher_.hash(prev.bytes, p.line, next.bytes)) {
+        return internal_error("audit log: SHA-256 failed (OpenSSL)");
+      }
+      to_hex64(next.bytes, next.hex);
+      ++seq;
+      DG_RETURN_IF_ERROR(insert_.bind(1, seq).bind(2, int64_t{p.ts}).bind_static(3, p.account)
+                             .bind_static(4, p.line).bind_static(5, prev.hex_view())
+                             .bind_static(6, next.hex_view()).run());
+      cur ^= 1;
     }
-    if (!written->empty()) {
-      DG_RETURN_IF_ERROR(set_head_.bind(1, seq).bind(2, prev).run());
+    if (!batch.empty()) {
+      DG_RETURN_IF_ERROR(set_head_.bind(1, seq).bind_static(2, links[cur].hex_view()).run());
     }
     return {};
   }
 
+  // sqlite3_wal_hook: called after each commit with the WAL's size in pages.
+  static int on_commit(void* self, sqlite3*, const char*, int pages) {
+    static_cast<SqliteAuditSink*>(self)->wal_pages_ = pages;
+    return SQLITE_OK;
+  }
+
+  void after_commit() {
+    if (options_.checkpoint_pages <= 0 || wal_pages_ < options_.checkpoint_pages) return;
+    if (wal_pages_ >= options_.max_wal_pages) {
+      // The idle-priority checkpointer is not getting the CPU (a saturated
+      // machine): copy pages here so the WAL stays bounded. BUSY = the
+      // checkpointer is at it; its pages will be done.
+      int log = 0, done = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                               &log, &done);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, db_->handle());
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> l(ckpt_mu_);
+      if (ckpt_wanted_) return;
+      ckpt_wanted_ = true;
+    }
+    ckpt_cv_.notify_one();
+  }
+
+  // WAL checkpoints (copying committed pages into the database file, with
+  // fsyncs) cost milliseconds of CPU per thousand pages. Here they run on
+  // their own connection at idle priority, so they neither delay the next
+  // batch nor take the CPU from the request path; the WAL only grows while
+  // the machine is busy.
+  void checkpoint_loop() {
+    set_current_thread_name("dg-audit-ckpt");
+    lower_current_thread_priority(ThreadPriority::kIdle);
+    std::unique_lock<std::mutex> lock(ckpt_mu_);
+    while (true) {
+      ckpt_cv_.wait(lock, [&] { return ckpt_stop_ || ckpt_wanted_; });
+      if (ckpt_stop_) break;
+      lock.unlock();
+      int log = 0, done = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(ckpt_db_->handle(), nullptr,
+                                               SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, ckpt_db_->handle());
+      lock.lock();
+      ckpt_wanted_ = false;
+    }
+  }
+
+  void report_checkpoint_error(int rc, sqlite3* db) {
+    // Not data loss (committed pages stay in the WAL), but the WAL grows and
+    // the disk is likely failing: say so, at most once a minute.
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> l(ckpt_report_mu_);
+    if (now - last_ckpt_report_ < std::chrono::minutes(1)) return;
+    last_ckpt_report_ = now;
+    std::fprintf(stderr, "distillguard: AUDIT LOG: WAL checkpoint of '%s' failed (%s); the "
+                 "records are committed in the WAL, which keeps growing until this clears\n",
+                 db_->path().c_str(), sqlite3_errmsg(db) ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  }
+
   std::unique_ptr<SqliteDb> db_;
-  SqliteStmt head_, insert_, set_head_;
+  SqliteAuditSinkOptions options_;
+  SqliteStmt begin_, commit_, rollback_, head_, insert_, set_head_;
+  ChainHasher hasher_;
+  int wal_pages_ = 0;  // writer thread only (set by the WAL hook during COMMIT)
+
+  std::unique_ptr<SqliteDb> ckpt_db_;  // the checkpointer's own connection
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;  // guarded by ckpt_mu_
+  bool ckpt_stop_ = false;    // guarded by ckpt_mu_
+  std::thread ckpt_thread_;
+  std::mutex ckpt_report_mu_;
+  std::chrono::steady_clock::time_point last_ckpt_report_{};
 };
 
 void redact_value(json::value& v) {
@@ -153,9 +300,10 @@ std::string chain_hash(std::string_view prev_hash_hex, std::string_view line) {
   return sha256_hex(buf);
 }
 
-Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& path) {
+Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& path,
+                                                          const SqliteAuditSinkOptions& options) {
   DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/true));
-  auto sink = std::make_unique<SqliteAuditSink>(std::move(db));
+  auto sink = std::make_unique<SqliteAuditSink>(std::move(db), options);
   Status st = sink->init();
   if (!st.ok()) return internal_error("audit log '" + path + "': " + st.message());
   return std::unique_ptr<AuditSink>(std::move(sink));
@@ -186,7 +334,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::create(std::unique_ptr<AuditSink> si
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& sqlite_path,
                                                  const AuditLogOptions& options) {
-  DG_ASSIGN_OR_RETURN(auto sink, open_sqlite_audit_sink(sqlite_path));
+  DG_ASSIGN_OR_RETURN(auto sink, open_sqlite_audit_sink(sqlite_path, options.sqlite));
   return create(std::move(sink), options);
 }
 
@@ -241,71 +389,74 @@ Status AuditLog::enqueue(Item item) {
 }
 
 void AuditLog::run() {
-  // The batch being written. It leaves the backlog when taken but still
-  // counts against it (inflight_) until committed; a failed batch is retried
-  // as it is, so order and chain are preserved.
+  set_current_thread_name("dg-audit");
+  if (options_.background_priority) lower_current_thread_priority(ThreadPriority::kBackground);
+  // Records leave the backlog all at once (an O(1) swap: the I/O threads never
+  // wait behind a long critical section of this lower-priority thread) but
+  // still count against it (inflight_) until committed. They are written in
+  // batches of at most max_batch; a failed batch is retried as it is, so order
+  // and chain are preserved.
+  std::deque<Item> taken;
   std::vector<PendingEntry> batch;
-  std::vector<AuditEntry> written;
   TimeNs backoff = options_.retry_min;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (batch.empty()) {
-      work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
-      if (backlog_.empty()) break;  // stop_ and nothing left
-      if (options_.linger > 0 && !stop_ && backlog_.size() < options_.max_batch) {
-        work_cv_.wait_for(lock, std::chrono::nanoseconds(options_.linger),
-                          [&] { return stop_ || flush_waiters_ > 0 || backlog_.size() >= options_.max_batch; });
-      }
-      const size_t n = std::min(backlog_.size(), options_.max_batch);
-      std::vector<Item> items;
-      items.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        items.push_back(std::move(backlog_.front()));
-        backlog_.pop_front();
-      }
-      inflight_ = n;
-      lock.unlock();
+    work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
+    if (backlog_.empty()) break;  // stop_ and nothing left
+    if (options_.linger > 0 && !stop_ && backlog_.size() < options_.max_batch) {
+      work_cv_.wait_for(lock, std::chrono::nanoseconds(options_.linger), [&] {
+        return stop_ || flush_waiters_ > 0 || backlog_.size() >= options_.max_batch;
+      });
+    }
+    taken.swap(backlog_);
+    inflight_ = taken.size();
+    lock.unlock();
+    while (!taken.empty()) {
+      const size_t n = std::min(taken.size(), options_.max_batch);
+      batch.clear();
       batch.reserve(n);
-      for (Item& it : items) {
+      for (size_t i = 0; i < n; ++i) {
+        Item& it = taken.front();
         if (!it.serialized) {
           if (!options_.keep_content) redact_content(it.record);
           it.entry.line = to_json_line(it.record);
         }
         batch.push_back(std::move(it.entry));
+        taken.pop_front();
       }
-    } else {
-      lock.unlock();
-    }
-    Status st = sink_->write_batch(batch, &written);
-    lock.lock();
-    if (st.ok()) {
-      written_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
-      inflight_ = 0;
-      batch.clear();
-      backoff = options_.retry_min;
-      done_cv_.notify_all();
-      if (mirror_file_) {
-        lock.unlock();
-        mirror(written);
+      while (true) {
+        Status st = sink_->write_batch(batch);
+        if (st.ok()) {
+          if (mirror_file_) mirror(batch);
+          lock.lock();
+          written_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+          inflight_ -= n;
+          backoff = options_.retry_min;
+          lock.unlock();
+          done_cv_.notify_all();
+          break;
+        }
         lock.lock();
+        const int64_t errors = write_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
+        std::fprintf(stderr,
+                     "distillguard: AUDIT LOG WRITE FAILED (%s); %zu records waiting in memory, "
+                     "retrying in %lld ms (failure #%lld)\n",
+                     st.to_string().c_str(), backlog_.size() + inflight_,
+                     static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
+        // Shutting down: the destructor reports what is left (still counted).
+        if (stop_) return;
+        work_cv_.wait_for(lock, std::chrono::nanoseconds(backoff), [&] { return stop_; });
+        lock.unlock();
+        backoff = std::min(backoff * 2, options_.retry_max);
       }
-      continue;
     }
-    const int64_t errors = write_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
-    std::fprintf(stderr,
-                 "distillguard: AUDIT LOG WRITE FAILED (%s); %zu records waiting in memory, "
-                 "retrying in %lld ms (failure #%lld)\n",
-                 st.to_string().c_str(), backlog_.size() + inflight_,
-                 static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
-    if (stop_) break;  // shutting down: the destructor reports what is left
-    work_cv_.wait_for(lock, std::chrono::nanoseconds(backoff), [&] { return stop_; });
-    backoff = std::min(backoff * 2, options_.retry_max);
+    lock.lock();
   }
 }
 
-void AuditLog::mirror(const std::vector<AuditEntry>& entries) {
+void AuditLog::mirror(const std::vector<PendingEntry>& entries) {
   bool ok = true;
-  for (const AuditEntry& e : entries) {
+  for (const PendingEntry& e : entries) {
     if (std::fwrite(e.line.data(), 1, e.line.size(), mirror_file_) != e.line.size() ||
         std::fputc('\n', mirror_file_) == EOF) {
       ok = false;

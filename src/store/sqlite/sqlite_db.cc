@@ -101,6 +101,11 @@ SqliteStmt& SqliteStmt::bind(int i, std::string_view v) {
   return *this;
 }
 
+SqliteStmt& SqliteStmt::bind_static(int i, std::string_view v) {
+  sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+
 Result<bool> SqliteStmt::step() {
   int rc = sqlite3_step(st_);
   if (rc == SQLITE_ROW) return true;

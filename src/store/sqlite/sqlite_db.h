@@ -47,6 +47,9 @@ class SqliteStmt {
 
   SqliteStmt& bind(int i, int64_t v);
   SqliteStmt& bind(int i, std::string_view v);
+  // Binds without copying: the bytes must stay alive and unchanged until the
+  // statement is reset (run() resets). For hot loops (the audit writer).
+  SqliteStmt& bind_static(int i, std::string_view v);
   // true: a row is available; false: done. Errors carry SQLite's message
   // (kResourceExhausted for SQLITE_FULL, kUnavailable for BUSY/LOCKED/IOERR,
   // kAlreadyExists for a constraint violation).
