@@ -16,6 +16,7 @@ constexpr uint32_t kNone = UINT32_MAX;
 constexpr int kHistory = 16;
 constexpr size_t kMaxEdges = 20000;
 constexpr int kSlotMembers = 6;
+constexpr uint32_t kSimilarityMinExchanges = 8;
 constexpr const char* kLinkNames[kLinkKinds] = {"shared_templates",    "shared_address_block",
                                                 "shared_fingerprint",  "creation_burst",
                                                 "synchronized_timing", "shared_system_prompt"};
@@ -62,6 +63,11 @@ struct Cluster {
   FirstFlagged first;
   std::array<uint32_t, kLinkKinds> links{};
   TimeNs created_min = 0, created_max = 0;  // members' creation times (0 unknown)
+  GroupEvidence group;                       // members' similarity to the group's capability mix
+  void add_similarity(double cos) {
+    ++group.joins;
+    group.member_similarity += (cos - group.member_similarity) / group.joins;
+  }
   void add_created(TimeNs c) {
     if (c == 0) return;
     if (created_min == 0 || c < created_min) created_min = c;
@@ -154,11 +160,12 @@ struct Engine::Impl {
   // --- linking
 
   // A template the account relies on: used at least twice and on >= 1/6 of
-  // its prompts, or on every prompt of a brand-new account (so a new member
-  // of a known ring links on its first exchange).
+  // its prompts, or, for a brand-new account (<= 4 exchanges), on at least a
+  // quarter of them (so a new member of a known ring links on its first
+  // templated exchange, even when an untemplated one came first).
   static bool established(const TopK<6>& t, uint64_t key, uint32_t n) {
     uint32_t c = t.count_of(key);
-    return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
+    return (c >= 2 && c * 6 >= n) || (n <= 4 && c >= 1 && c * 4 >= n);
   }
 
   uint32_t popularity(uint64_t key) const {
@@ -225,7 +232,7 @@ struct Engine::Impl {
     // request shape (a client that always sends a system prompt is not the
     // one that never does).
     if (pa.n >= 5 && pb.n >= 5 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
-    if (pa.n >= 1 && pb.n >= 1 &&
+    if (pa.n >= 3 && pb.n >= 3 &&
         std::abs(static_cast<double>(pa.with_system) / pa.n - static_cast<double>(pb.with_system) / pb.n) > 0.8)
       return {0.0, 0};
     return {s, kinds};
@@ -259,8 +266,21 @@ struct Engine::Impl {
       A.cluster = ca;
     }
     Cluster& C = clusters[ca];
+    // Split-source evidence: how alike the joining side's capability mix is
+    // to the group's (measured once a side has a few exchanges).
+    const Profile& joining = B.cluster != kNone ? clusters[B.cluster].agg : B.profile;
+    if (joining.n >= kSimilarityMinExchanges && C.agg.n >= kSimilarityMinExchanges)
+      C.add_similarity(capability_cosine(joining, C.agg));
     if (B.cluster != kNone) {
       Cluster& D = clusters[B.cluster];
+      if (D.group.joins) {
+        uint32_t j = C.group.joins + D.group.joins;
+        C.group.member_similarity = (C.group.member_similarity * C.group.joins +
+                                     D.group.member_similarity * D.group.joins) / j;
+        C.group.joins = j;
+      }
+      C.group.links += D.group.links;
+      C.group.block_links += D.group.block_links;
       C.agg.merge(D.agg);
       C.add_created(D.created_min);
       C.add_created(D.created_max);
@@ -276,6 +296,8 @@ struct Engine::Impl {
       C.add_created(B.profile.created);
     }
     for (int i = 0; i < kLinkKinds; ++i) C.links[i] += (kinds >> i) & 1;
+    C.group.links += 1;
+    C.group.block_links += (kinds & kLinkAddressBlock) ? 1 : 0;
     B.parent = ra;
     A.size += B.size;
     std::swap(A.next, B.next);  // splice the circular member lists
@@ -372,7 +394,8 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
     // When the account was merged in on this very exchange, its profile (copied
     // into the aggregate) already holds the record.
     if (!m.united) c.agg.add(f);
-    SignalValues cs = compute_signals(c.agg, r.size);
+    if (!m.united && acc.profile.n == kSimilarityMinExchanges) c.add_similarity(Impl::capability_cosine(acc.profile, c.agg));
+    SignalValues cs = compute_signals(c.agg, r.size, &c.group);
     if (tap_ && checkpoint(c.agg.n)) tap_(tap_ctx_, m.names[root], true, c.agg.n, r.size, cs);
     cluster_risk = risk_score(cs);
     c.risk = static_cast<float>(cluster_risk);
@@ -479,8 +502,8 @@ EngineReport Engine::report() const {
     cr.risk = c.flagged ? std::max<double>(c.risk, c.history.n ? c.risk : 0) : c.risk;
     cr.verdict = c.verdict;
     if (c.flagged) cr.first_flagged = c.first;
-    auto sig = compute_signals(c.agg, ra.size);
-    cr.reasons = explain(c.agg, sig, ra.size);
+    auto sig = compute_signals(c.agg, ra.size, &c.group);
+    cr.reasons = explain(c.agg, sig, ra.size, &c.group);
     for (int kind = 0; kind < kLinkKinds; ++kind) {
       if (c.links[kind] == 0) continue;
       cr.reasons.push_back({kLinkNames[kind], static_cast<double>(c.links[kind]), 0.0,

@@ -170,8 +170,11 @@ TEST(Engine, BulkBroadHarvesterIsFlaggedWithReasons) {
   ASSERT_EQ(rep.accounts.size(), 1u);
   ASSERT_TRUE(rep.accounts[0].first_flagged.has_value());
   EXPECT_LE(rep.accounts[0].first_flagged->exchange, 1000u);
+  // The breadth of what it asks is among the reasons (over all its requests,
+  // or over its context-free ones).
   bool coverage = false;
-  for (auto& r : rep.accounts[0].reasons) coverage |= r.signal == "capability_coverage";
+  for (auto& r : rep.accounts[0].reasons)
+    coverage |= r.signal == "capability_coverage" || r.signal == "context_free_breadth" || r.signal == "context_free_volume";
   EXPECT_TRUE(coverage);
 }
 
@@ -293,11 +296,13 @@ TEST(Engine, PlantedHydraFormsOneClusterAndIsFlagged) {
       hydra_flagged += a.verdict == Verdict::kAttack;
     } else {
       humans_flagged += a.verdict == Verdict::kAttack;
+      if (getenv("DBG") && a.verdict == Verdict::kAttack) { for (auto& r : a.reasons) printf("%s %s %.2f %s\n", a.account.c_str(), r.signal.c_str(), r.weight, r.detail.c_str()); }
       if (!hydra_cluster.empty()) {
         EXPECT_NE(a.cluster, hydra_cluster) << a.account;
       }
     }
   }
+  if (getenv("DBG")) for (auto& c : rep.clusters) { printf("cluster %s %zu %.2f\n", c.id.c_str(), c.accounts.size(), c.risk); for (auto& r : c.reasons) printf("   %s %.2f %s\n", r.signal.c_str(), r.weight, r.detail.c_str()); }
   EXPECT_FALSE(hydra_cluster.empty());
   EXPECT_GE(hydra_in_main, 57);
   EXPECT_GE(hydra_flagged, 57);

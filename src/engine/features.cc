@@ -101,6 +101,7 @@ RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier&
         std::string tmp;
         std::string_view s = content_text(*content, tmp);
         f.system_hash = s.empty() ? 0 : (hash64(s, 2) | 1);
+        f.app_system = s.size() >= kAppSystemBytes;
         system = s.empty() ? std::string_view{} : std::string_view("x");
       }
     }

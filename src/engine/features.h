@@ -14,6 +14,11 @@
 
 namespace dg::engine {
 
+// A system prompt this long or longer carries an application's own
+// instructions; shorter ones ("You are a helpful assistant.") are SDK and
+// front-end defaults that say nothing about the application.
+inline constexpr size_t kAppSystemBytes = 60;
+
 struct RecordFeatures {
   TimeNs ts = 0;
   Capability capability = Capability::kOther;
@@ -21,6 +26,7 @@ struct RecordFeatures {
   bool multi_sample = false; // n > 1
   bool logprobs = false;     // logprobs / top_logprobs asked
   bool has_system = false;
+  bool app_system = false;   // a system prompt of >= kAppSystemBytes (an application's own instructions, not a one-line default)
   bool multi_turn = false;   // more than one user turn in the request
   bool has_tools = false;
   bool cot = false;          // chain-of-thought elicitation cue

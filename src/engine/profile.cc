@@ -31,8 +31,23 @@ void Profile::add(const RecordFeatures& f) {
   benchmark += f.benchmark;
   prompt_tokens += f.prompt_tokens;
   completion_tokens += f.completion_tokens;
+  app_system += f.app_system;
+  if (!f.multi_turn && !f.has_system) {
+    ++bare;
+    bare_cap[static_cast<size_t>(f.capability)]++;
+  }
   prompts.add(f.prompt_hash);
   templates.add(f.tmpl.whole);
+  const uint32_t ph = static_cast<uint32_t>(f.prompt_hash >> 32) | 1;
+  bool repeat = std::find(recent_prompts.begin(), recent_prompts.end(), ph) != recent_prompts.end();
+  if (!repeat) {
+    recent_prompts[recent_next] = ph;
+    recent_next = static_cast<uint8_t>((recent_next + 1) % recent_prompts.size());
+  }
+  bool reused = !repeat && ((f.tmpl.prefix && prefixes.count_of(f.tmpl.prefix)) ||
+                            (f.tmpl.suffix && suffixes.count_of(f.tmpl.suffix)));
+  rewrapped += reused;
+  bare_rewrapped += reused && !f.multi_turn && !f.has_system;
   if (f.tmpl.prefix) prefixes.add(f.tmpl.prefix);
   if (f.tmpl.suffix) suffixes.add(f.tmpl.suffix);
   if (f.system_hash) {
@@ -76,6 +91,11 @@ void Profile::merge(const Profile& o) {
   benchmark += o.benchmark;
   prompt_tokens += o.prompt_tokens;
   completion_tokens += o.completion_tokens;
+  app_system += o.app_system;
+  bare += o.bare;
+  for (size_t i = 0; i < bare_cap.size(); ++i) bare_cap[i] += o.bare_cap[i];
+  rewrapped += o.rewrapped;
+  bare_rewrapped += o.bare_rewrapped;
   prompts.merge(o.prompts);
   templates.merge(o.templates);
   days.merge(o.days);
@@ -95,6 +115,28 @@ void Profile::merge(const Profile& o) {
 double Profile::template_share() const {
   if (n == 0) return 0;
   return static_cast<double>(std::max(prefixes.max_count(), suffixes.max_count())) / n;
+}
+
+double Profile::top2_template_share() const {
+  if (n == 0) return 0;
+  auto top2 = [](const TopK<6>& t) {
+    uint32_t a = 0, b = 0;
+    for (uint32_t c : t.count) {
+      if (c > a) { b = a; a = c; }
+      else if (c > b) b = c;
+    }
+    return a + b;
+  };
+  return std::min(1.0, static_cast<double>(std::max(top2(prefixes), top2(suffixes))) / n);
+}
+
+double Profile::wrapper_rotation() const {
+  if (bare == 0 || bare_rewrapped == 0) return 0;
+  double reused = static_cast<double>(bare_rewrapped) / bare;
+  // Less what the two most used formats carry: one or two fixed formats are a
+  // pipeline (an application, a judge harness), not rotation.
+  double top = std::max(0.0, top2_template_share() - 2.0 / n);
+  return std::clamp(reused - top, 0.0, 1.0);
 }
 
 }  // namespace dg::engine

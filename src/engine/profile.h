@@ -26,6 +26,20 @@ struct Profile {
   uint32_t temp0 = 0, multi_sample = 0, logprobs = 0, with_system = 0, multi_turn = 0;
   uint32_t tools = 0, cot = 0, rubric = 0, benchmark = 0;
   uint64_t prompt_tokens = 0, completion_tokens = 0;
+  // Context-free requests (single-turn, no system prompt): their count and
+  // capability areas. A reseller's or a mixed account's extraction half shows
+  // here even when genuine traffic dilutes the account's totals.
+  uint32_t app_system = 0;  // requests with an application-sized system prompt (features.h)
+  uint32_t bare = 0;
+  std::array<uint32_t, kCapabilityCount> bare_cap{};
+  // Exchanges whose template opening or ending was already seen at least once
+  // on this account (a reused wrapper around new content).
+  uint32_t rewrapped = 0;
+  uint32_t bare_rewrapped = 0;  // of which context-free
+  // The last few prompts (32-bit hashes): a retried or regenerated prompt is a
+  // repeat, not a wrapper around new content.
+  std::array<uint32_t, 8> recent_prompts{};
+  uint8_t recent_next = 0;
   Hll<7> prompts;        // distinct prompts
   Hll<6> templates;      // distinct masked templates
   Hll<6> days;           // distinct active days
@@ -48,8 +62,16 @@ struct Profile {
   double hours() const { return static_cast<double>(last_ts - first_ts) / (3600.0 * kNsPerSec); }
   // Share of exchanges whose template opening or ending is the account's most used one.
   double template_share() const;
+  // Share of exchanges on the two most used openings (or endings): a pipeline
+  // with one or two fixed prompt formats covers nearly everything.
+  double top2_template_share() const;
+  // Wrapper rotation in [0, 1]: the share of context-free exchanges carrying
+  // a reused opening/ending (bare_rewrapped / bare), less the share of the
+  // two most used ones. Several instruction wrappers rotated around new
+  // content score high; one fixed application template scores 0.
+  double wrapper_rotation() const;
 };
 
-static_assert(sizeof(Profile) <= 1536, "profile must stay small");
+static_assert(sizeof(Profile) <= 1664, "profile must stay small");
 
 }  // namespace dg::engine

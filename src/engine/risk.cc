@@ -15,28 +15,32 @@ namespace {
 // explanation only (timing is under the attacker's control; volume and breadth
 // act through their products).
 constexpr SignalInfo kSignals[kSignalCount] = {
-    {"capability_coverage", 0.6},
+    {"capability_coverage", 0.0},
     {"distinct_prompts", 0.0},
     {"wide_harvest", 0.0},
-    {"cot_elicitation", 4.3},
-    {"rubric_grading", 1.9},
-    {"logprob_harvest", 5.2},
-    {"multi_sample", 1.6},
+    {"cot_elicitation", 4.6},
+    {"rubric_grading", 2.8},
+    {"logprob_harvest", 4.2},
+    {"multi_sample", 1.0},
     {"deterministic_sampling", 0.0},
-    {"single_turn", 3.1},
-    {"no_system_prompt", 1.2},
-    {"fixed_system_prompt", -3.2},
+    {"single_turn", 2.3},
+    {"no_system_prompt", 0.0},
+    {"fixed_system_prompt", -5.0},
     {"round_the_clock", 0.0},
     {"regular_timing", 0.0},
-    {"templated_prompts", 0.0},
-    {"benchmark_items", 0.1},
-    {"linked_accounts", 0.9},
-    {"bare_wide_prompts", 1.8},
+    {"templated_prompts", 0.3},
+    {"benchmark_items", 0.0},
+    {"linked_accounts", 1.2},
+    {"bare_wide_prompts", 0.0},
     {"bare_wide_volume", 0.0},
-    {"rotating_addresses", 8.1},
-    {"fixed_prompt_template", -6.8},
+    {"rotating_addresses", 4.2},
+    {"fixed_prompt_template", -4.9},
+    {"context_free_breadth", 0.3},
+    {"context_free_volume", 0.5},
+    {"rotating_wrappers", 4.9},
+    {"split_source", 0.0},
 };
-constexpr double kBias = -4.5;
+constexpr double kBias = -2.4;
 
 double clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 double conf(double n, double k) { return n / (n + k); }
@@ -55,6 +59,30 @@ double area_entropy(const Profile& p) {
   for (int c = 0; c < kCapabilityCount; ++c)
     if (c != static_cast<int>(Capability::kOther)) h[j++] = p.cap[c];
   return normalized_entropy(h);
+}
+
+template <size_t N>
+int areas_of(const std::array<uint32_t, N>& cap, uint32_t total) {
+  int k = 0;
+  uint32_t floor = std::max<uint32_t>(2, total / 50);
+  for (size_t c = 0; c < N; ++c)
+    if (c != static_cast<size_t>(Capability::kOther) && cap[c] >= floor) ++k;
+  return k;
+}
+
+double entropy_without_other(const std::array<uint32_t, kCapabilityCount>& cap) {
+  std::array<uint32_t, kCapabilityCount - 1> h{};
+  int j = 0;
+  for (int c = 0; c < kCapabilityCount; ++c)
+    if (c != static_cast<int>(Capability::kOther)) h[j++] = cap[c];
+  return normalized_entropy(h);
+}
+
+// Spread of the context-free requests' capability areas (coverage and entropy), in [0, 1].
+double bare_spread(const Profile& p) {
+  if (p.bare == 0) return 0;
+  double coverage = areas_of(p.bare_cap, p.bare) / static_cast<double>(kCapabilityCount - 1);
+  return 0.5 * coverage + 0.5 * entropy_without_other(p.bare_cap);
 }
 
 int hours_active(const Profile& p) {
@@ -80,7 +108,7 @@ const char* verdict_name(Verdict v) {
 const SignalInfo& signal_info(int id) { return kSignals[id]; }
 double risk_bias() { return kBias; }
 
-SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
+SignalValues compute_signals(const Profile& p, uint32_t cluster_size, const GroupEvidence* group) {
   SignalValues v{};
   if (p.n == 0) return v;
   const double n = p.n;
@@ -101,19 +129,46 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size) {
   v[kSigTemp0] = c10 * p.temp0 / n;
   v[kSigSingleTurn] = c10 * (1.0 - p.multi_turn / n);
   v[kSigNoSystem] = c10 * (1.0 - p.with_system / n);
-  v[kSigFixedSystem] = p.systems.estimate() <= 2.5 ? p.system_top.max_count() / n * conf(n, 10) : 0.0;
+  // One system prompt on (almost) every request: an application. A generic
+  // one on part of the traffic (a chat front-end, a reseller's customers) is not.
+  v[kSigFixedSystem] = p.systems.estimate() <= 2.5
+                           ? conf(n, 10) * clamp01((std::min<double>(p.system_top.max_count(), p.app_system) / n - 0.5) / 0.45)
+                           : 0.0;
   v[kSigRoundClock] = conf(n, 100) * clamp01((hours_active(p) - 8) / 16.0);
   v[kSigRegularTiming] = p.gap.n >= 5 ? conf(p.gap.n, 20) * clamp01(1.0 - p.gap.cv()) : 0.0;
   v[kSigTemplated] = conf(n, 20) * clamp01(p.template_share());
   v[kSigBenchmark] = c10 * p.benchmark / n;
+  // Many accounts acting as one, discounted by how much of the linking came
+  // from one shared site (an organisation behind its NAT links that way; an
+  // actor hiding behind many accounts keeps their infrastructure apart).
   v[kSigClusterSize] = cluster_size > 1 ? clamp01(std::log10(static_cast<double>(cluster_size)) / 3.0) : 0.0;
+  if (group && group->links > 0)
+    v[kSigClusterSize] *= 1.0 - static_cast<double>(group->block_links) / group->links;
   v[kSigBareWide] = v[kSigBreadth] * v[kSigSingleTurn] * v[kSigNoSystem];
   v[kSigBareWideVolume] = v[kSigBareWide] * v[kSigVolume];
-  v[kSigFixedFrame] = conf(n, 20) * clamp01((p.template_share() - 0.3) / 0.5);
+  // One or two fixed prompt formats on (nearly) every prompt: an application
+  // or a pipeline (a judge harness, a classifier). Rotated paraphrases cover less.
+  v[kSigFixedFrame] = conf(n, 20) * std::max(clamp01((p.template_share() - 0.3) / 0.5),
+                                             clamp01((p.top2_template_share() - 0.5) / 0.4));
   // Address rotation alone is what a phone on a mobile network looks like; it
   // is evidence only for a group of linked accounts sharing the behaviour.
   if (cluster_size >= 3 && p.ips.estimate() > 0 && n >= 10)
     v[kSigRotatingAddresses] = conf(n, 30) * clamp01((std::min(n, p.blocks.estimate()) / n - 0.1) / 0.5);
+  // The context-free half of the traffic on its own: a reseller's genuine
+  // customers dilute the account's shares, not this.
+  const double bare = p.bare;
+  v[kSigBareBreadth] = conf(bare, 30) * bare_spread(p);
+  v[kSigBareVolume] = v[kSigBareBreadth] * clamp01(std::log10(bare + 1) / 3.0);
+  // Instruction wrappers rotated around content of every kind (an
+  // application uses one template on one kind of content).
+  v[kSigRotatingWrappers] = conf(bare, 20) * clamp01(p.wrapper_rotation() / 0.3) * raw_breadth;
+  // Split source: a group whose members never repeat each other's prompts
+  // (union of distinct prompts ~ all exchanges) yet ask for the same mix.
+  if (group && cluster_size >= 3 && group->joins >= 2) {
+    double disjoint = clamp01((std::min(n, p.prompts.estimate()) / n - 0.7) / 0.3);
+    v[kSigSplitSource] = conf(group->joins, 5) * disjoint * clamp01((group->member_similarity - 0.5) / 0.4) *
+                         raw_breadth;
+  }
   for (auto& x : v) x = clamp01(x);
   return v;
 }
@@ -124,7 +179,7 @@ double risk_score(const SignalValues& v) {
   return 1.0 / (1.0 + std::exp(-z));
 }
 
-std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size) {
+std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size, const GroupEvidence* group) {
   std::vector<Reason> out;
   const double n = std::max<uint32_t>(1, p.n);
   for (int i = 0; i < kSignalCount; ++i) {
@@ -145,15 +200,37 @@ std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cl
       case kSigTemp0: d = pct(v[i]) + " of requests use temperature 0"; break;
       case kSigSingleTurn: d = pct(v[i]) + " of requests are single-turn"; break;
       case kSigNoSystem: d = pct(v[i]) + " of requests carry no system prompt"; break;
-      case kSigFixedSystem: d = fmt::format("one system prompt on {} of requests, like a single application", pct(p.system_top.max_count() / n)); break;
+      case kSigFixedSystem:
+        d = fmt::format("one system prompt on {} of requests (lowers the risk: a single application does this)",
+                        pct(p.system_top.max_count() / n));
+        break;
       case kSigRoundClock: d = fmt::format("active in {} of 24 hours of the day", hours_active(p)); break;
       case kSigRegularTiming: d = fmt::format("inter-arrival variation {:.2f} (humans are irregular)", p.gap.cv()); break;
       case kSigTemplated: d = pct(p.template_share()) + " of prompts follow one template"; break;
       case kSigBenchmark: d = pct(v[i]) + " of prompts are shaped like benchmark items"; break;
-      case kSigClusterSize: d = fmt::format("{} linked accounts scored as one actor", cluster_size); break;
+      case kSigClusterSize:
+        d = fmt::format("{} linked accounts scored as one actor, mostly without a shared site", cluster_size);
+        break;
       case kSigBareWide: d = "wide-ranging single-turn prompts without any application context (no system prompt)"; break;
       case kSigBareWideVolume: d = "many such context-free prompts across the capability spectrum"; break;
-      case kSigFixedFrame: d = pct(p.template_share()) + " of prompts use one fixed template, like a single application or pipeline"; break;
+      case kSigFixedFrame:
+        d = pct(p.top2_template_share()) +
+            " of prompts use one or two fixed templates (lowers the risk: a single application or pipeline does this)";
+        break;
+      case kSigBareBreadth:
+        d = fmt::format("{} context-free requests (single-turn, no system prompt) spread over {} capability areas",
+                        p.bare, areas_of(p.bare_cap, p.bare));
+        break;
+      case kSigBareVolume: d = fmt::format("{} context-free requests across the capability spectrum", p.bare); break;
+      case kSigRotatingWrappers:
+        d = fmt::format("{} of context-free prompts reuse one of several instruction wrappers around varied content",
+                        pct(p.bare ? static_cast<double>(p.bare_rewrapped) / p.bare : 0.0));
+        break;
+      case kSigSplitSource:
+        d = fmt::format("members ask disjoint prompts (about {:.0f} distinct in {}) with the same capability mix "
+                        "(similarity {:.2f}), as when splitting one dataset",
+                        std::min(n, p.prompts.estimate()), p.n, group ? group->member_similarity : 0.0);
+        break;
       case kSigRotatingAddresses: d = fmt::format("about {:.0f} address blocks for {} requests (rotating proxies)", std::min(n, p.blocks.estimate()), p.n); break;
     }
     out.push_back({kSignals[i].name, v[i], c, std::move(d)});

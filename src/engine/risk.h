@@ -40,6 +40,10 @@ enum SignalId : int {
   kSigBareWideVolume,  // the same, times volume
   kSigRotatingAddresses,  // a new address block on most requests (proxy rotation)
   kSigFixedFrame,         // one prompt template on most requests (application shape)
+  kSigBareBreadth,        // capability spread of the context-free requests alone (single-turn, no system prompt)
+  kSigBareVolume,         // the same, times how many such requests (log scale)
+  kSigRotatingWrappers,   // several instruction wrappers rotated around wide-ranging content
+  kSigSplitSource,        // clusters: members draw disjoint prompts from one shared distribution
   kSignalCount
 };
 
@@ -52,8 +56,16 @@ double risk_bias();
 
 using SignalValues = std::array<double, kSignalCount>;
 
-// `cluster_size` is 1 for a lone account.
-SignalValues compute_signals(const Profile& p, uint32_t cluster_size = 1);
+// What a cluster knows beyond its merged profile (engine.cc keeps it).
+struct GroupEvidence {
+  double member_similarity = 0;  // mean cosine of a joining member's capability mix with the group's
+  uint32_t joins = 0;            // members whose similarity was measured (had >= 8 exchanges)
+  uint32_t links = 0;            // links that joined the group
+  uint32_t block_links = 0;      // of which with a shared address block (one site, one NAT: an organisation)
+};
+
+// `cluster_size` is 1 for a lone account; `group` only for clusters.
+SignalValues compute_signals(const Profile& p, uint32_t cluster_size = 1, const GroupEvidence* group = nullptr);
 double risk_score(const SignalValues& v);
 
 struct Reason {
@@ -63,7 +75,8 @@ struct Reason {
   std::string detail;
 };
 // Every signal that moved the score (|contribution| >= 0.05), largest first.
-std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size = 1);
+std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size = 1,
+                            const GroupEvidence* group = nullptr);
 
 struct Thresholds {
   double suspicious = 0.4;

@@ -18,11 +18,15 @@ import collections, json, math, random, sys
 NAMES = ["capability_coverage", "distinct_prompts", "wide_harvest", "cot_elicitation", "rubric_grading",
          "logprob_harvest", "multi_sample", "deterministic_sampling", "single_turn", "no_system_prompt",
          "fixed_system_prompt", "round_the_clock", "regular_timing", "templated_prompts", "benchmark_items",
-         "linked_accounts", "bare_wide_prompts", "bare_wide_volume", "rotating_addresses", "fixed_prompt_template"]
+         "linked_accounts", "bare_wide_prompts", "bare_wide_volume", "rotating_addresses", "fixed_prompt_template",
+         "context_free_breadth", "context_free_volume", "rotating_wrappers", "split_source"]
 NEG = {"fixed_system_prompt", "fixed_prompt_template"}
 # Signals kept out of the score (explanations only): timing is under the
 # attacker's control and a batch job is regular too.
 ZERO = {"regular_timing", "round_the_clock"}
+# Weights pinned by hand (name=value,...), e.g. a floor a unit test requires.
+import os
+FIXED = {k: float(v) for k, v in (x.split("=") for x in os.environ.get("DG_FIT_FIXED", "").split(",") if x)}
 
 d, scen = sys.argv[1], sys.argv[2:]
 rows = []
@@ -61,7 +65,9 @@ for epoch in range(300):
     b -= lr * gb / tw * 10
     for i in range(k):
         w[i] -= lr * (gw[i] / tw * 10 + l2 * w[i])
-        if NAMES[i] in ZERO:
+        if NAMES[i] in FIXED:
+            w[i] = FIXED[NAMES[i]]
+        elif NAMES[i] in ZERO:
             w[i] = 0.0
         elif NAMES[i] in NEG:
             w[i] = min(0.0, w[i])
