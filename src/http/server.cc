@@ -267,17 +267,33 @@ net::awaitable<void> Connection::run() {
     if (too_large || (cl && *cl > opt.max_body_bytes)) {
       too_large = true;
     } else if (!parser.is_done()) {
-      auto expect = parser.get()[bhttp::field::expect];
-      if (beast::iequals(expect, "100-continue")) {
-        if (!co_await write_buffers("HTTP/1.1 100 Continue\r\n\r\n")) break;
+      // Usually the body came in with the head: parse what is buffered
+      // first, without an async operation.
+      boost::system::error_code pec;
+      while (!parser.is_done() && buffer_.size() > 0) {
+        size_t used = parser.put(buffer_.data(), pec);
+        buffer_.consume(used);
+        if (pec || used == 0) break;
       }
-      stream_.expires_after(opt.read_timeout);
-      auto [ec2, n2] = co_await bhttp::async_read(stream_, buffer_, parser, kNothrow);
-      (void)n2;
-      if (ec2 == bhttp::error::body_limit) {
+      if (pec == bhttp::error::need_more) pec = {};
+      if (pec == bhttp::error::body_limit) {
         too_large = true;
-      } else if (ec2) {
+      } else if (pec) {
         break;
+      } else if (!parser.is_done()) {
+        // (A server may skip 100 Continue once body bytes have arrived.)
+        auto expect = parser.get()[bhttp::field::expect];
+        if (beast::iequals(expect, "100-continue")) {
+          if (!co_await write_buffers("HTTP/1.1 100 Continue\r\n\r\n")) break;
+        }
+        stream_.expires_after(opt.read_timeout);
+        auto [ec2, n2] = co_await bhttp::async_read(stream_, buffer_, parser, kNothrow);
+        (void)n2;
+        if (ec2 == bhttp::error::body_limit) {
+          too_large = true;
+        } else if (ec2) {
+          break;
+        }
       }
     }
     keep_alive_ = parser.get().keep_alive() && !too_large;
