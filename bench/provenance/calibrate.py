@@ -72,28 +72,21 @@ def capacity():
               f"median {pos[len(pos)//2]}, {1000 * sum(pos) / words:.2f} per 1000 words", flush=True)
 
 
-def form(run):
-    return "".join(c.lower() if c.isalpha() else "'" for c in run.replace("\u2019", "'") if c.isalpha() or c == "'").strip("'")
-
-
 def samples(n):
+    import difflib
     ours = harvest.ours()
     marked, _ = common.watermark(ours, "acct-42", 1.0)
     swaps = []
     for a, b in zip(ours, marked):
         x, y = a["response"].split(), b["response"].split()
-        i = j = 0
-        while i < len(x) and j < len(y):
-            if x[i] == y[j]:
-                i, j = i + 1, j + 1
+        sm = difflib.SequenceMatcher(a=x, b=y, autojunk=False)
+        for op, i1, i2, j1, j2 in sm.get_opcodes():
+            if op == "equal":
                 continue
-            # re-synchronise: the swap covers 1 or 2 runs on each side
-            for la, lb in ((1, 1), (2, 1), (1, 2), (2, 2)):
-                if x[i + la:i + la + 3] == y[j + lb:j + lb + 3] or (i + la == len(x) and j + lb == len(y)):
-                    break
-            before = " ".join(x[max(0, i - 6):i])
-            swaps.append((before, " ".join(x[i:i + la]), " ".join(y[j:j + lb]), " ".join(x[i + la:i + la + 6])))
-            i, j = i + la, j + lb
+            if op != "replace":  # a contraction merged or split two runs: show the word before too
+                i1, j1 = i1 - 1, j1 - 1
+            swaps.append((" ".join(x[max(0, i1 - 6):i1]), " ".join(x[i1:i2]), " ".join(y[j1:j2]),
+                          " ".join(x[i2:i2 + 6])))
     rng = random.Random(5)
     print(f"{len(swaps)} swaps in {len(ours)} answers at strength 1.0; {n} at random (seed 5):\n")
     print("| # | before | original → watermarked | after |\n|---|---|---|---|")

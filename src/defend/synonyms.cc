@@ -89,16 +89,25 @@ Result<SynonymTable> SynonymTable::parse(std::string_view tsv) {
     }
     const auto g = static_cast<uint32_t>(t.groups_.size());
     for (uint32_t i = 0; i < members.size(); ++i) {
-      if (!t.index_.emplace(members[i], Entry{g, i}).second) {
+      auto [it, fresh] = t.index_.emplace(members[i], Entry{g, i});
+      if (!fresh && it->second.group != kNoGroup) {
         return invalid_argument(fmt::format("synonyms line {}: '{}' is already in another group", line_no, members[i]));
       }
-      if (const size_t sp = members[i].find(' '); sp != std::string::npos) t.first_words_.insert(members[i].substr(0, sp));
+      if (!fresh) return invalid_argument(fmt::format("synonyms: '{}' both starts a phrase and is a member", members[i]));
+      ++t.members_;
+      if (const size_t sp = members[i].find(' '); sp != std::string::npos) {
+        auto [fw, added] = t.index_.emplace(members[i].substr(0, sp), Entry{kNoGroup, 0, true});
+        if (!added && fw->second.group != kNoGroup) {
+          return invalid_argument(fmt::format("synonyms: '{}' both starts a phrase and is a member", fw->first));
+        }
+        fw->second.starts_unit = true;
+      }
     }
     t.groups_.push_back(std::move(members));
     t.info_.push_back(std::move(gi));
   }
-  for (const auto& w : t.first_words_) {
-    if (t.index_.count(w) != 0) return invalid_argument(fmt::format("synonyms: '{}' both starts a phrase and is a member", w));
+  for (const auto& [key, e] : t.index_) {
+    if (key.size() < 32) t.shape_mask_[(key.front() - 'a') * 26 + (key.back() - 'a')] |= 1u << key.size();
   }
   return t;
 }
@@ -116,9 +125,14 @@ const SynonymTable& SynonymTable::builtin() {
   return table;
 }
 
-const SynonymTable::Entry* SynonymTable::find(std::string_view lower) const {
+const SynonymTable::Entry* SynonymTable::lookup(std::string_view lower) const {
   auto it = index_.find(lower);
   return it == index_.end() ? nullptr : &it->second;
+}
+
+const SynonymTable::Entry* SynonymTable::find(std::string_view lower) const {
+  const Entry* e = lookup(lower);
+  return e == nullptr || e->group == kNoGroup ? nullptr : e;
 }
 
 }  // namespace dg::defend

@@ -14,12 +14,12 @@
 // Thread-safety: immutable after construction; share freely.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "distillguard/status.h"
@@ -35,9 +35,11 @@ enum class GroupKind : uint8_t {
 
 class SynonymTable {
  public:
+  static constexpr uint32_t kNoGroup = 0xffffffffu;
   struct Entry {
-    uint32_t group = 0;   // index into groups()
-    uint32_t member = 0;  // position of the form in its group
+    uint32_t group = 0;        // index into groups(); kNoGroup: the word only starts a two-word form
+    uint32_t member = 0;       // position of the form in its group
+    bool starts_unit = false;  // the word is the first word of some two-word member
   };
   struct GroupInfo {
     GroupKind kind = GroupKind::kWord;
@@ -58,12 +60,24 @@ class SynonymTable {
   // `lower` must already be lowercase (apostrophe as ASCII '). Null if the
   // form is in no group. Two-word forms are looked up as "first second".
   const Entry* find(std::string_view lower) const;
+  // One hash lookup for the scanner: the entry of a member or of a word that
+  // only starts a two-word form (group == kNoGroup); null if neither.
+  const Entry* lookup(std::string_view lower) const;
+  // A cheap pre-filter for lookup(): false when no form starts with letter
+  // `first`, ends with `last` (both lowercase) and has `len` bytes.
+  bool may_contain(char first, char last, size_t len) const {
+    if (first < 'a' || first > 'z' || last < 'a' || last > 'z' || len >= 32) return false;
+    return (shape_mask_[(first - 'a') * 26 + (last - 'a')] >> len) & 1u;
+  }
   // True if `lower` is the first word of some two-word member.
-  bool starts_unit(std::string_view lower) const { return first_words_.count(lower) != 0; }
+  bool starts_unit(std::string_view lower) const {
+    const Entry* e = lookup(lower);
+    return e != nullptr && e->starts_unit;
+  }
   const std::vector<std::string>& group(uint32_t g) const { return groups_[g]; }
   const GroupInfo& info(uint32_t g) const { return info_[g]; }
   size_t group_count() const { return groups_.size(); }
-  size_t word_count() const { return index_.size(); }
+  size_t word_count() const { return members_; }
 
  private:
   struct Hash {
@@ -73,7 +87,8 @@ class SynonymTable {
   std::vector<std::vector<std::string>> groups_;
   std::vector<GroupInfo> info_;
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> index_;
-  std::unordered_set<std::string, Hash, std::equal_to<>> first_words_;
+  size_t members_ = 0;
+  std::array<uint32_t, 26 * 26> shape_mask_{};  // (first, last letter) -> bit per length
 };
 
 }  // namespace dg::defend

@@ -1,31 +1,40 @@
 #include "defend/watermark.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
 namespace dg::defend {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+// Character classes, one table lookup per byte (the scanner runs on every
+// streamed token).
+enum : uint8_t { kAlpha = 1, kUpper = 2, kDigit = 4, kSpace = 8, kSpecial = 16, kStateChar = 32 };
+constexpr std::array<uint8_t, 256> make_classes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kAlpha;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kAlpha | kUpper;
+  // Runs containing a digit, a non-ASCII byte or any of these are never
+  // edited: code, markup, paths, e-mail, URLs, numbers, identifiers, quotations.
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kSpecial;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = kSpecial;
+  for (char c : std::string_view("`\"'{}[]<>@/\\_=#$%&|~^+")) t[static_cast<unsigned char>(c)] = kSpecial;
+  for (char c : std::string_view(" \t\n\r")) t[static_cast<unsigned char>(c)] = kSpace;
+  // Bytes that change the protection state (inline code, JSON, quotes, “ ”).
+  for (char c : std::string_view("`{}\"")) t[static_cast<unsigned char>(c)] |= kStateChar;
+  t[0xe2] |= kStateChar;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kClasses = make_classes();
+inline uint8_t cls(char c) { return kClasses[static_cast<unsigned char>(c)]; }
+
+bool is_space(char c) { return (cls(c) & kSpace) != 0; }
+bool is_alpha(char c) { return (cls(c) & kAlpha) != 0; }
+bool is_digit(char c) { return (cls(c) & kDigit) != 0; }
+bool is_upper(char c) { return (cls(c) & kUpper) != 0; }
 char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-// Runs containing any of these are never edited: code, markup, paths, e-mail,
-// URLs, numbers, identifiers, quotations.
-bool is_special(char c) {
-  switch (c) {
-    case '`': case '"': case '\'': case '{': case '}': case '[': case ']': case '<': case '>':
-    case '@': case '/': case '\\': case '_': case '=': case '#': case '$': case '%': case '&':
-    case '|': case '~': case '^': case '+':
-      return true;
-    default:
-      return is_digit(c) || static_cast<unsigned char>(c) >= 0x80;
-  }
-}
-
+bool is_special(char c) { return (cls(c) & kSpecial) != 0; }
 
 // Length of an apostrophe at s[k]: 1 for ', 3 for ’ (U+2019), else 0.
 size_t apostrophe_len(std::string_view s, size_t k) {
@@ -163,6 +172,15 @@ PositionHash position_hash(const WatermarkKey& key, std::string_view context, ui
 
 void WordScanner::feed(std::string_view in, std::string& out) {
   buf_.append(in);
+  // Nothing can be decided until `need_` more runs have ended (a run ends at
+  // the whitespace after it): count those ends in the new bytes only, so a
+  // stream cut into small chunks is not rescanned chunk after chunk.
+  for (char c : in) {
+    const bool space = is_space(c);
+    if (space && !last_was_space_ && need_ > 0) --need_;
+    last_was_space_ = space;
+  }
+  if (need_ > 0) return;
   drain(out, false);
 }
 
@@ -181,11 +199,18 @@ void WordScanner::drain(std::string& out, bool final) {
     }
     size_t j = i;
     while (j < n && !is_space(buf_[j])) ++j;
-    if (j == n && !final) break;  // unfinished run: hold back until a boundary arrives
+    if (j == n && !final) {  // unfinished run: hold back until a boundary arrives
+      need_ = 1;
+      break;
+    }
     const size_t end = process_run(i, j, final, out);
-    if (end == kNeedMore) break;  // a unit's lookahead has not arrived yet
+    if (end == kNeedMore) {  // a unit's lookahead has not arrived yet
+      need_ = lookahead_missing_;
+      break;
+    }
     i = end;
   }
+  if (final) need_ = 0;
   buf_.erase(0, i);
 }
 
@@ -202,6 +227,8 @@ void WordScanner::reset() {
   brace_depth_ = 0;
   sentence_start_ = true;
   curly_apostrophe_ = false;
+  need_ = 0;
+  last_was_space_ = true;
 }
 
 void WordScanner::on_space(char c) {
@@ -282,27 +309,39 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
   const std::string_view core = tok.substr(a, b - a);
   size_t apos_at = std::string_view::npos, apos_len = 0;
   bool form_ok = !core.empty();
-  bool capitalised = false;
-  lower_.clear();
+  const bool capitalised = form_ok && is_upper(core[0]);
   for (size_t k = 0; k < core.size() && form_ok; ++k) {
     const char c = core[k];
     if (is_alpha(c)) {
-      if (is_upper(c) && k > 0) form_ok = false;  // acronyms, CamelCase
-      if (is_upper(c)) capitalised = true;
-      lower_.push_back(to_lower(c));
+      if (k > 0 && is_upper(c)) form_ok = false;  // acronyms, CamelCase
     } else if (const size_t len = apostrophe_len(core, k); len > 0 && apos_at == std::string_view::npos &&
                                                             k > 0 && k + len < core.size() && is_alpha(core[k + len])) {
       apos_at = a + k;
       apos_len = len;
-      lower_.push_back('\'');
       k += len - 1;
     } else {
       form_ok = false;
     }
   }
+  // Most runs are no table form: a (first letter, last letter, length) mask
+  // answers that without building the lowercase form or hashing it.
+  const size_t form_len = core.size() - (apos_len > 1 ? apos_len - 1 : 0);
+  form_ok = form_ok && table_.may_contain(to_lower(core.front()), to_lower(core.back()), form_len);
+  if (form_ok) {
+    lower_.clear();
+    for (size_t k = 0; k < core.size(); ++k) {
+      if (a + k == apos_at) {
+        lower_.push_back('\'');
+        k += apos_len - 1;
+      } else {
+        lower_.push_back(to_lower(core[k]));
+      }
+    }
+  }
   // Does this run need lookahead (a two-word unit, a contraction's rules)?
-  const SynonymTable::Entry* entry = form_ok ? table_.find(lower_) : nullptr;
-  const bool starts_unit = form_ok && apos_at == std::string_view::npos && b == tok.size() && table_.starts_unit(lower_);
+  const SynonymTable::Entry* raw = form_ok ? table_.lookup(lower_) : nullptr;
+  const SynonymTable::Entry* entry = raw != nullptr && raw->group != SynonymTable::kNoGroup ? raw : nullptr;
+  const bool starts_unit = raw != nullptr && raw->starts_unit && apos_at == std::string_view::npos && b == tok.size();
   const bool needs_next = starts_unit || (entry != nullptr && table_.info(entry->group).kind != GroupKind::kWord);
   size_t nb[3] = {0, 0, 0}, ne[3] = {0, 0, 0};  // next runs [nb, ne)
   int have = 0;
@@ -313,12 +352,18 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       size_t s = p;
       while (s < n && is_space(buf_[s])) ++s;
       if (s == n) {
-        if (!final) return kNeedMore;
+        if (!final) {
+          lookahead_missing_ = 3 - have;
+          return kNeedMore;
+        }
         break;
       }
       size_t e = s;
       while (e < n && !is_space(buf_[e])) ++e;
-      if (e == n && !final) return kNeedMore;
+      if (e == n && !final) {
+        lookahead_missing_ = 3 - have;
+        return kNeedMore;
+      }
       nb[have] = s;
       ne[have] = e;
       p = e;
@@ -337,7 +382,9 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
   }
   bool eligible = !(in_fence_ || line_protected_ || inline_code_ || in_quote_ || curly_quote_ > 0 ||
                     brace_depth_ > 0);
-  if (!in_fence_ && !line_protected_) {
+  uint8_t classes = 0;  // union of the run's character classes
+  for (char c : tok) classes |= cls(c);
+  if (!in_fence_ && !line_protected_ && (classes & (kSpecial | kStateChar)) != 0) {
     for (size_t k = 0; k < tok.size(); ++k) {
       const char c = tok[k];
       if (k == apos_at) {  // the contraction's apostrophe is not a quotation mark
@@ -362,7 +409,8 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       }
     }
   }
-  if (capitalised && !sentence_start_ && lower_ != "i" && !starts_with(lower_, "i'")) eligible = false;  // names
+  const bool pronoun_i = core.size() >= 1 && core[0] == 'I' && (core.size() == 1 || !is_alpha(core[1]));
+  if (capitalised && !sentence_start_ && !pronoun_i) eligible = false;  // names
 
   // Which unit, if any: a two-word form (this run + the next), or this run alone.
   size_t end = j;                   // consumed up to here
@@ -422,8 +470,8 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
         out.push_back(c);
       }
     }
-    const bool pronoun_i = word.size() > 1 && word[0] == 'i' && (word[1] == ' ' || word[1] == '\'');
-    if (capitalised || pronoun_i) out[start] = static_cast<char>(out[start] - 'a' + 'A');
+    const bool writes_i = word.size() > 1 && word[0] == 'i' && (word[1] == ' ' || word[1] == '\'');
+    if (capitalised || writes_i) out[start] = static_cast<char>(out[start] - 'a' + 'A');
     out.append(last.substr(last_b));
     // The context for the next position is the (last word of the) form as written.
     const size_t sp = word.rfind(' ');
@@ -434,11 +482,11 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
     size_t s = 0, e = tok.size();
     while (s < e && !(is_alpha(tok[s]) || is_digit(tok[s]))) ++s;
     while (e > s && !(is_alpha(tok[e - 1]) || is_digit(tok[e - 1]))) --e;
-    prev_.clear();
-    for (size_t k = s; k < e; ++k) prev_.push_back(to_lower(tok[k]));
+    prev_.assign(tok.data() + s, e - s);
+    for (char& c : prev_) c = to_lower(c);
   }
-  bool has_alnum = false;
-  for (char c : last) has_alnum = has_alnum || is_alpha(c) || is_digit(c);
+  // A two-word form's last run has letters; otherwise `last` is this run.
+  const bool has_alnum = end != j || (classes & (kAlpha | kDigit)) != 0;
   if (has_alnum) {
     size_t e = last.size();
     while (e > 0 && (last[e - 1] == ')' || last[e - 1] == '*' || last[e - 1] == '"' || last[e - 1] == '\'' ||

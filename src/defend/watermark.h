@@ -106,6 +106,9 @@ class WordScanner {
   int brace_depth_ = 0;
   bool sentence_start_ = true;
   bool curly_apostrophe_ = false;  // the text writes contractions with ’ (U+2019), not '
+  int need_ = 0;                   // run ends still to arrive before drain() can progress
+  int lookahead_missing_ = 0;      // set by process_run() when it returns kNeedMore
+  bool last_was_space_ = true;     // last byte fed was whitespace (or nothing yet)
 };
 
 // The watermark decision at one position, shared by embedder and detector:

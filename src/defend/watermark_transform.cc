@@ -68,11 +68,35 @@ void WatermarkTransform::on_chunk(json::object& chunk) {
   for (auto& c : choices->as_array()) {
     if (!c.is_object()) continue;
     json::object& choice = c.as_object();
-    json::string* s = text_field(choice, true);
-    const auto* fr = choice.if_contains("finish_reason");
-    const bool finished = fr != nullptr && fr->is_string();
+    // One pass over the choice's fields (this runs once per streamed token).
+    json::value* delta = nullptr;
+    json::string* text = nullptr;
+    bool finished = false;
+    int64_t index = 0;
+    for (auto& kv : choice) {
+      const std::string_view k(kv.key().data(), kv.key().size());
+      json::value& v = kv.value();
+      if (k == "delta") {
+        delta = &v;
+      } else if (k == "text") {
+        if (v.is_string()) text = &v.as_string();
+      } else if (k == "finish_reason") {
+        finished = v.is_string();
+      } else if (k == "index") {
+        if (v.is_int64()) index = v.as_int64();
+      }
+    }
+    json::string* s = text;
+    if (delta != nullptr && delta->is_object()) {
+      s = nullptr;
+      for (auto& kv : delta->as_object()) {
+        if (std::string_view(kv.key().data(), kv.key().size()) == "content" && kv.value().is_string()) {
+          s = &kv.value().as_string();
+        }
+      }
+    }
     if (s == nullptr && !finished) continue;
-    Watermarker& w = marker(choice_index(choice));
+    Watermarker& w = marker(index);
     out_.clear();
     if (s != nullptr) w.feed(std::string_view(s->data(), s->size()), out_);
     if (finished) w.finish(out_);
