@@ -2,6 +2,7 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -412,6 +413,48 @@ net::awaitable<void> proxy(Exchange& x) {
   else co_await relay_body(x, std::move(uc), *p, ctype);
 }
 
+// The idle timeout of a stream (the longest wait for one upstream read): one
+// timer per stream that wakes about once per idle period and checks the
+// read in progress, instead of arming and cancelling the socket's timer
+// around every read. When a read has waited `idle`, it closes the upstream
+// connection (the read fails) and sets timed_out. Time spent writing to the
+// client does not count. Shared with its pending wait, so the stream may
+// end (stop()) at any time.
+struct IdleWatchdog {
+  IdleWatchdog(const net::any_io_executor& ex, UpstreamConn* c, std::chrono::milliseconds idle)
+      : timer(ex), conn(c), idle(idle) {}
+  net::steady_timer timer;
+  UpstreamConn* conn;
+  std::chrono::milliseconds idle;
+  std::chrono::steady_clock::time_point read_started;
+  bool reading = false;
+  bool timed_out = false;
+  bool done = false;
+
+  static void arm(const std::shared_ptr<IdleWatchdog>& w, std::chrono::steady_clock::time_point at) {
+    w->timer.expires_at(at);
+    w->timer.async_wait([w](const error_code& ec) {
+      if (ec || w->done) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (!w->reading) return arm(w, now + w->idle);
+      if (now - w->read_started >= w->idle) {
+        w->timed_out = true;
+        w->conn->close();
+        return;
+      }
+      arm(w, w->read_started + w->idle);
+    });
+  }
+  void begin_read() {
+    read_started = std::chrono::steady_clock::now();
+    reading = true;
+  }
+  void stop() {
+    done = true;
+    timer.cancel();
+  }
+};
+
 net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p) {
   ExchangeContext& ctx = x.ctx;
   x.result.streamed = true;
@@ -435,11 +478,29 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   std::string reason;
   char* buf = uc->body_buf.data();
   const size_t cap = uc->body_buf.size();
+  uc->tcp().expires_never();  // the watchdog times the reads
+  auto watchdog = std::make_shared<IdleWatchdog>(uc->tcp().get_executor(), uc.get(), x.target.idle_timeout);
+  IdleWatchdog::arm(watchdog, std::chrono::steady_clock::now() + x.target.idle_timeout);
+  struct StopWatchdog {
+    IdleWatchdog& w;
+    ~StopWatchdog() { w.stop(); }
+  } stop_watchdog{*watchdog};
   while (!p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = cap;
     error_code ec;
-    DG_READ_BODY(x, uc, p, ec)
+    if (!parse_buffered(*uc, p, ec)) {
+      watchdog->begin_read();
+      if (uc->tls()) {
+        auto [rec, rn] = co_await bhttp::async_read_some(uc->ssl(), uc->buffer(), p, kNothrow);
+        ec = rec;
+      } else {
+        auto [rec, rn] = co_await bhttp::async_read_some(uc->tcp(), uc->buffer(), p, kNothrow);
+        ec = rec;
+      }
+      watchdog->reading = false;
+      if (ec && watchdog->timed_out) ec = beast::error::timeout;
+    }
     if (ec == bhttp::error::need_buffer) ec = {};
     size_t got = cap - p.get().body().size;
     if (got > 0) {
