@@ -5,6 +5,10 @@
 #include <mutex>
 #include <numeric>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "distillguard/random.h"
 #include "engine/text.h"
 
@@ -19,7 +23,7 @@ constexpr const char* kNames[kCapabilityCount] = {
     "math",       "code",    "reasoning",  "writing",      "summarization", "translation",
     "factual_qa", "science", "conversation", "extraction", "tool_use",      "other"};
 
-uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
+constexpr uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
   return h;
 }
@@ -151,10 +155,161 @@ const CapabilityClassifier& CapabilityClassifier::builtin() {
   return *model;
 }
 
-Capability CapabilityClassifier::predict(std::string_view lower) const {
+namespace {
+// Byte classes of for_each_token (text.h): a token starts at a letter, digit,
+// '_' or non-ASCII byte and continues through those and '\''. kPunct marks the
+// first byte of the punctuation features (none is a token byte).
+constexpr uint8_t kStart = 1, kCont = 2, kPunct = 4;
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    bool start = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+    t[c] = static_cast<uint8_t>((start ? kStart | kCont : 0) | (c == '\'' ? kCont : 0));
+  }
+  for (unsigned char c : std::string_view("({}=+^$\\#`-[%")) t[c] |= kPunct;
+  return t;
+}();
+
+// The punctuation features in the order features() emits them.
+constexpr std::string_view kMarks[] = {"()", "{", "};", "=", "+", "^", "$", "\\", "#", "```", "->", "[]", "%"};
+constexpr int kMarkCount = 13;
+constexpr std::array<uint32_t, kMarkCount> kMarkBucket = [] {
+  std::array<uint32_t, kMarkCount> b{};
+  for (int m = 0; m < kMarkCount; ++m)
+    b[m] = static_cast<uint32_t>(fnv(kMarks[m], 77) & ((uint64_t{1} << CapabilityClassifier::kBucketBits) - 1));
+  return b;
+}();
+
+// Bit (1 << index in kMarks) of the mark starting at s[i], if any; s[i] has kPunct.
+inline uint32_t mark_at(const unsigned char* s, size_t i, size_t n) {
+  auto next = [&](size_t k, char c) { return i + k < n && s[i + k] == static_cast<unsigned char>(c); };
+  switch (s[i]) {
+    case '(': return next(1, ')') ? 1u << 0 : 0;
+    case '{': return 1u << 1;
+    case '}': return next(1, ';') ? 1u << 2 : 0;
+    case '=': return 1u << 3;
+    case '+': return 1u << 4;
+    case '^': return 1u << 5;
+    case '$': return 1u << 6;
+    case '\\': return 1u << 7;
+    case '#': return 1u << 8;
+    case '`': return next(1, '`') && next(2, '`') ? 1u << 9 : 0;
+    case '-': return next(1, '>') ? 1u << 10 : 0;
+    case '[': return next(1, ']') ? 1u << 11 : 0;
+    case '%': return 1u << 12;
+    default: return 0;
+  }
+}
+
+constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL, kFnvPrime = 0x100000001b3ULL;
+
+// acc[0..12) += the 12 int16 weights at w.
+inline void add_row(int32_t* acc, const int16_t* w) {
+#if defined(__SSE2__)
+  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));      // weights 0..7
+  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + 8));  // weights 8..11
+  // Sign-extend int16 -> int32: put each in the high half, shift back arithmetically.
+  __m128i a0 = _mm_srai_epi32(_mm_unpacklo_epi16(a, a), 16);
+  __m128i a1 = _mm_srai_epi32(_mm_unpackhi_epi16(a, a), 16);
+  __m128i b0 = _mm_srai_epi32(_mm_unpacklo_epi16(b, b), 16);
+  auto* v = reinterpret_cast<__m128i*>(acc);
+  _mm_storeu_si128(v, _mm_add_epi32(_mm_loadu_si128(v), a0));
+  _mm_storeu_si128(v + 1, _mm_add_epi32(_mm_loadu_si128(v + 1), a1));
+  _mm_storeu_si128(v + 2, _mm_add_epi32(_mm_loadu_si128(v + 2), b0));
+#else
+  for (int c = 0; c < kCapabilityCount; ++c) acc[c] += w[c];
+#endif
+}
+}  // namespace
+
+Capability CapabilityClassifier::argmax(const int32_t* acc, uint32_t nf) const {
   std::array<float, kCapabilityCount> p = bias_;
+  float scale = qscale_ / std::sqrt(static_cast<float>(nf));
+  for (int c = 0; c < kCapabilityCount; ++c) p[c] += static_cast<float>(acc[c]) * scale;
+  return static_cast<Capability>(std::max_element(p.begin(), p.end()) - p.begin());
+}
+
+Capability CapabilityClassifier::predict(std::string_view lower) const {
+  if (lower.size() > kMaxChars) lower = lower.substr(0, kMaxChars);
+  constexpr uint64_t kMask = (uint64_t{1} << kBucketBits) - 1;
+  constexpr size_t kMaxTokens = kMaxFeatures / 2;  // two features per token
+  const auto* s = reinterpret_cast<const unsigned char*>(lower.data());
+  const size_t n = lower.size();
+
+  // 1. Token spans and punctuation marks, in one pass. Once kMaxTokens tokens
+  //    are found the features are full: nothing after them can count.
+  std::array<uint16_t, kMaxTokens> tok_start, tok_len;  // kMaxChars < 65536
+  uint32_t marks = 0;
+  size_t nt = 0, i = 0;
+  while (i < n) {
+    uint8_t k;
+    while (i < n && !((k = kByteClass[s[i]]) & kStart)) {
+      if (k & kPunct) marks |= mark_at(s, i, n);
+      ++i;
+    }
+    if (i == n) break;
+    size_t b = i++;
+    while (i < n && (kByteClass[s[i]] & kCont)) ++i;
+    tok_start[nt] = static_cast<uint16_t>(b);
+    tok_len[nt] = static_cast<uint16_t>(i - b);
+    if (++nt == kMaxTokens) break;
+  }
+  if (nt == kMaxTokens) marks = 0;
+  if (nt == 0 && marks == 0) return Capability::kOther;
+
+  // 2. FNV-1a of each token. The hash is a serial multiply chain per token;
+  //    hashing four tokens side by side lets the chains overlap.
+  std::array<uint64_t, kMaxTokens> th;
+  size_t t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const unsigned char* p0 = s + tok_start[t];
+    const unsigned char* p1 = s + tok_start[t + 1];
+    const unsigned char* p2 = s + tok_start[t + 2];
+    const unsigned char* p3 = s + tok_start[t + 3];
+    size_t l0 = tok_len[t], l1 = tok_len[t + 1], l2 = tok_len[t + 2], l3 = tok_len[t + 3];
+    size_t m = std::min(std::min(l0, l1), std::min(l2, l3));
+    uint64_t h0 = kFnvBasis, h1 = kFnvBasis, h2 = kFnvBasis, h3 = kFnvBasis;
+    for (size_t j = 0; j < m; ++j) {
+      h0 = (h0 ^ p0[j]) * kFnvPrime;
+      h1 = (h1 ^ p1[j]) * kFnvPrime;
+      h2 = (h2 ^ p2[j]) * kFnvPrime;
+      h3 = (h3 ^ p3[j]) * kFnvPrime;
+    }
+    for (size_t j = m; j < l0; ++j) h0 = (h0 ^ p0[j]) * kFnvPrime;
+    for (size_t j = m; j < l1; ++j) h1 = (h1 ^ p1[j]) * kFnvPrime;
+    for (size_t j = m; j < l2; ++j) h2 = (h2 ^ p2[j]) * kFnvPrime;
+    for (size_t j = m; j < l3; ++j) h3 = (h3 ^ p3[j]) * kFnvPrime;
+    th[t] = h0;
+    th[t + 1] = h1;
+    th[t + 2] = h2;
+    th[t + 3] = h3;
+  }
+  for (; t < nt; ++t) th[t] = fnv(lower.substr(tok_start[t], tok_len[t]));
+
+  // 3. Accumulate the weights of the features, in features()' order (the
+  //    order only matters for which features the cap drops).
+  alignas(16) std::array<int32_t, kCapabilityCount> acc{};
+  uint64_t prev = 0x9ae16a3b2f90404fULL;
+  for (t = 0; t < nt; ++t) {
+    uint64_t h = th[t];
+    add_row(acc.data(), &q_[(h & kMask) * kCapabilityCount]);
+    add_row(acc.data(), &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount]);
+    prev = h;
+  }
+  uint32_t nf = static_cast<uint32_t>(2 * nt);
+  for (int m = 0; m < kMarkCount && marks; ++m) {
+    if (!(marks >> m & 1)) continue;
+    marks &= ~(1u << m);
+    if (nf == kMaxFeatures) break;
+    add_row(acc.data(), &q_[size_t{kMarkBucket[m]} * kCapabilityCount]);
+    ++nf;
+  }
+  return argmax(acc.data(), nf);
+}
+
+Capability CapabilityClassifier::predict_reference(std::string_view lower) const {
   uint32_t nf = 0;
-  std::array<uint32_t, 512> fb;
+  std::array<uint32_t, kMaxFeatures> fb;
   features(lower, [&](uint32_t b) {
     if (nf < fb.size()) fb[nf++] = b;
   });
@@ -164,9 +319,7 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     const int16_t* w = &q_[size_t{fb[i]} * kCapabilityCount];
     for (int c = 0; c < kCapabilityCount; ++c) acc[c] += w[c];
   }
-  float scale = qscale_ / std::sqrt(static_cast<float>(nf));
-  for (int c = 0; c < kCapabilityCount; ++c) p[c] += static_cast<float>(acc[c]) * scale;
-  return static_cast<Capability>(std::max_element(p.begin(), p.end()) - p.begin());
+  return argmax(acc.data(), nf);
 }
 
 Capability CapabilityClassifier::classify(std::string_view lower, bool has_tools) const {

@@ -43,6 +43,7 @@ class CapabilityClassifier {
  public:
   static constexpr int kBucketBits = 16;
   static constexpr size_t kMaxChars = 1000;
+  static constexpr size_t kMaxFeatures = 512;
 
   // Deterministic for a given seed.
   static CapabilityClassifier train(const std::vector<LabelledPrompt>& data, uint64_t seed = 1,
@@ -50,8 +51,16 @@ class CapabilityClassifier {
   // Trained from the embedded data on first use.
   static const CapabilityClassifier& builtin();
 
-  // Model only (no overrides).
-  Capability predict(std::string_view text) const;
+  // Model only (no overrides); `lower` is the lower-cased prompt. Reads at most
+  // kMaxChars bytes; no allocation. The features are those of training (word
+  // unigrams and bigrams in order, then the code/formula punctuation marks),
+  // capped at kMaxFeatures; the cap means only the first kMaxFeatures / 2 tokens
+  // count, so the scan stops there.
+  Capability predict(std::string_view lower) const;
+  // The straightforward path (training's feature extraction, scalar
+  // accumulation): slower, kept so tests can check predict() against it.
+  // Always returns the same label as predict().
+  Capability predict_reference(std::string_view lower) const;
   // Model plus the overrides; `lower` is the lower-cased prompt.
   Capability classify(std::string_view lower, bool has_tools) const;
   // Same, with the prompt's cues already scanned (scan_cues in text.h).
@@ -61,6 +70,7 @@ class CapabilityClassifier {
   CapabilityClassifier() = default;
   template <typename Fn>
   static void features(std::string_view lower, Fn&& fn);
+  Capability argmax(const int32_t* acc, uint32_t nf) const;
   void quantize();  // float weights -> int16 (1.5 MiB, cache-friendly)
   std::vector<float> w_;    // training weights, (1 << kBucketBits) * kCapabilityCount
   std::vector<int16_t> q_;  // quantised weights used by predict()

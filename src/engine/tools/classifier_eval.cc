@@ -4,7 +4,12 @@
 // 2. leave-one-source-out for each source: train on every other source, test on it
 //    (mt_bench and vicuna carry their own human category labels; the keyword-
 //    labelled sources measure agreement with those labels).
+//   classifier_eval --bench FILE  CPU time per predict_reference(), predict() and classify() call over FILE's prompts
+//   classifier_eval --dump FILE   (FILE: prompts separated by NUL bytes)
+// prints, per prompt, the builtin model's predict() and classify() labels on the
+// lower-cased prompt: diff two builds' dumps to check predictions did not change.
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -32,7 +37,45 @@ static double accuracy(const CapabilityClassifier& m, const std::vector<Labelled
   return test.empty() ? 0 : static_cast<double>(ok) / test.size();
 }
 
+static int dump(const char* path, bool bench) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "cannot read %s\n", path);
+    return 2;
+  }
+  const auto& m = CapabilityClassifier::builtin();
+  std::string prompt, l;
+  std::vector<std::string> lower;
+  while (std::getline(f, prompt, '\0')) {
+    to_lower_ascii(prompt, l);
+    if (bench) lower.push_back(l);
+    else std::printf("%s %s\n", capability_name(m.predict(l)), capability_name(m.classify(l, false)));
+  }
+  if (!bench || lower.empty()) return 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    for (int mode : {0, 1, 2}) {
+      std::timespec t0, t1;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+      unsigned sum = 0;
+      for (const auto& s : lower)
+        sum += static_cast<unsigned>(mode == 0   ? m.predict_reference(s)
+                                     : mode == 1 ? m.predict(s)
+                                                 : m.classify(s, false));
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+      double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / lower.size();
+      std::printf("%zu prompts: %.3f us per %s (CPU time; checksum %u)\n", lower.size(), us,
+                  mode == 0   ? "predict_reference() (the pre-2026-11-26 predict)"
+                  : mode == 1 ? "predict()"
+                              : "classify() (predict + scan_cues)",
+                  sum);
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string_view(argv[1]) == "--dump") return dump(argv[2], false);
+  if (argc > 2 && std::string_view(argv[1]) == "--bench") return dump(argv[2], true);
   std::string tsv;
   if (argc > 1) {
     std::ifstream f(argv[1]);
