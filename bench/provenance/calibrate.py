@@ -1,6 +1,7 @@
 """The watermark on real texts (reads ../shared/datasets through harvest.py).
 
-  python3 bench/provenance/calibrate.py [calibration]   calibration of `verify` on real unwatermarked texts
+  python3 bench/provenance/calibrate.py [calibration [K]]  calibration of `verify` on real unwatermarked texts
+                                                          (K keys per document, pooled; default 1)
   python3 bench/provenance/calibrate.py capacity        eligible positions and words changed per 1,000 words
   python3 bench/provenance/calibrate.py samples [N]     N (default 30) random swaps in context, as markdown
 
@@ -20,21 +21,24 @@ import common
 import harvest
 
 
-def calibration():
+def calibration(keys=1):
+    """keys > 1: every document is tested with each of acct-7 .. acct-(6+keys), pooled."""
     texts = harvest.clean_texts()
     rng = random.Random(1)
     rng.shuffle(texts)
     rows = {}
     for group in (1, 5, 20):
         docs = ["\n\n".join(texts[i:i + group]) for i in range(0, len(texts), group)]
-        res = common.verify_texts(docs, f"calib-{group}", account="acct-7")
+        res = []
+        for k in range(keys):
+            res += common.verify_texts(docs, f"calib-{group}", account=f"acct-{7 + k}")
         n = len(res)
         pos = sorted(r["positions"] for r in res)
         flagged = {a: sum(r["p_value"] < a for r in res) / n for a in (0.001, 0.01, 0.05, 0.1)}
         # attribution among all 100 keys (Bonferroni): how often is some account named?
         named = sum(r["account"] is not None for r in res) / n
         rows[group] = dict(docs=n, median_positions=pos[n // 2], mean_positions=sum(pos) / n, flagged=flagged, named=named)
-        print(f"texts/doc={group:2d} docs={n:5d} positions median={pos[n//2]} mean={sum(pos)/n:.1f}  "
+        print(f"texts/doc={group:2d} tests={n:5d} (keys {keys}) positions median={pos[n//2]} mean={sum(pos)/n:.1f}  "
               + "  ".join(f"p<{a}: {100*v:.2f}%" for a, v in flagged.items())
               + f"  named(100 keys, alpha 1e-3): {100*named:.2f}%", flush=True)
     json.dump(rows, open(common.WORK + "/calibration.json", "w"), indent=1)
@@ -98,7 +102,7 @@ def samples(n):
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "calibration"
     if mode == "calibration":
-        calibration()
+        calibration(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
     elif mode == "capacity":
         capacity()
     elif mode == "samples":
