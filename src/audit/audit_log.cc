@@ -223,16 +223,25 @@ class SqliteAuditSink final : public AuditSink {
     set_current_thread_name("dg-audit-ckpt");
     lower_current_thread_priority(ThreadPriority::kIdle);
     std::unique_lock<std::mutex> lock(ckpt_mu_);
+    bool again = false;  // the last pass left pages behind: try again shortly
     while (true) {
-      ckpt_cv_.wait(lock, [&] { return ckpt_stop_ || ckpt_wanted_; });
+      if (again) {
+        ckpt_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return ckpt_stop_; });
+      } else {
+        ckpt_cv_.wait(lock, [&] { return ckpt_stop_ || ckpt_wanted_; });
+      }
       if (ckpt_stop_) break;
+      ckpt_wanted_ = false;  // a commit from now on asks again
       lock.unlock();
       int log = 0, done = 0;
       const int rc = sqlite3_wal_checkpoint_v2(ckpt_db_->handle(), nullptr,
                                                SQLITE_CHECKPOINT_PASSIVE, &log, &done);
       if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, ckpt_db_->handle());
+      // Pages committed while this pass ran, or pinned by a reader, or BUSY
+      // (another checkpoint): come back, or the last pages of a burst would
+      // wait in the WAL until the next commit.
+      again = rc == SQLITE_BUSY || (rc == SQLITE_OK && done < log);
       lock.lock();
-      ckpt_wanted_ = false;
     }
   }
 
