@@ -1,7 +1,8 @@
 // The watermark as a ResponseTransform: edits choices[].message.content
 // (chat), choices[].text (completions) and, streamed, choices[].delta.content /
 // choices[].text chunk by chunk, holding back only the unfinished word at the
-// end of each chunk. A choice's held-back text is flushed into the chunk that
+// end of each chunk (and, after a word that may start a two-word form or is a
+// contraction, the at most three words its rules look at; see watermark.h). A choice's held-back text is flushed into the chunk that
 // carries its finish_reason, or, failing that, into extra chunks at stream end.
 // Tool calls, function arguments and reasoning fields are never touched.
 //
