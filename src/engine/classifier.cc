@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 
@@ -203,23 +204,31 @@ inline uint32_t mark_at(const unsigned char* s, size_t i, size_t n) {
 
 constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL, kFnvPrime = 0x100000001b3ULL;
 
-// acc[0..12) += the 12 int16 weights at w.
-inline void add_row(int32_t* acc, const int16_t* w) {
+// Sums rows of 12 int16 weights into 12 int32 (in registers with SSE2).
+struct RowSum {
 #if defined(__SSE2__)
-  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));      // weights 0..7
-  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + 8));  // weights 8..11
-  // Sign-extend int16 -> int32: put each in the high half, shift back arithmetically.
-  __m128i a0 = _mm_srai_epi32(_mm_unpacklo_epi16(a, a), 16);
-  __m128i a1 = _mm_srai_epi32(_mm_unpackhi_epi16(a, a), 16);
-  __m128i b0 = _mm_srai_epi32(_mm_unpacklo_epi16(b, b), 16);
-  auto* v = reinterpret_cast<__m128i*>(acc);
-  _mm_storeu_si128(v, _mm_add_epi32(_mm_loadu_si128(v), a0));
-  _mm_storeu_si128(v + 1, _mm_add_epi32(_mm_loadu_si128(v + 1), a1));
-  _mm_storeu_si128(v + 2, _mm_add_epi32(_mm_loadu_si128(v + 2), b0));
+  __m128i a0 = _mm_setzero_si128(), a1 = _mm_setzero_si128(), a2 = _mm_setzero_si128();
+  void add(const int16_t* w) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));      // weights 0..7
+    __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + 8));  // weights 8..11
+    // Sign-extend int16 -> int32: each in the high half, shifted back arithmetically.
+    a0 = _mm_add_epi32(a0, _mm_srai_epi32(_mm_unpacklo_epi16(a, a), 16));
+    a1 = _mm_add_epi32(a1, _mm_srai_epi32(_mm_unpackhi_epi16(a, a), 16));
+    a2 = _mm_add_epi32(a2, _mm_srai_epi32(_mm_unpacklo_epi16(b, b), 16));
+  }
+  void store(int32_t* out) const {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), a0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4), a1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 8), a2);
+  }
 #else
-  for (int c = 0; c < kCapabilityCount; ++c) acc[c] += w[c];
+  std::array<int32_t, kCapabilityCount> acc{};
+  void add(const int16_t* w) {
+    for (int c = 0; c < kCapabilityCount; ++c) acc[c] += w[c];
+  }
+  void store(int32_t* out) const { std::copy(acc.begin(), acc.end(), out); }
 #endif
-}
+};
 }  // namespace
 
 Capability CapabilityClassifier::argmax(const int32_t* acc, uint32_t nf) const {
@@ -236,11 +245,77 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
   const auto* s = reinterpret_cast<const unsigned char*>(lower.data());
   const size_t n = lower.size();
 
-  // 1. Token spans and punctuation marks, in one pass. Once kMaxTokens tokens
-  //    are found the features are full: nothing after them can count.
+  // 1. Token spans and punctuation marks. Once kMaxTokens tokens are found
+  //    the features are full: nothing after them can count.
   std::array<uint16_t, kMaxTokens> tok_start, tok_len;  // kMaxChars < 65536
   uint32_t marks = 0;
-  size_t nt = 0, i = 0;
+  size_t nt = 0;
+#if defined(__SSE2__)
+  // Bit masks of the byte classes, 16 bytes at a time: C (token bytes), S
+  // (bytes a token can start with), P (first bytes of marks). A token is a run
+  // of C from its first S byte (leading apostrophes are skipped). The words
+  // past the text are zero, so a run always ends.
+  constexpr size_t kWords = kMaxChars / 64 + 1;
+  std::array<uint64_t, kWords> cm, sm, pm;
+  {
+    alignas(16) unsigned char buf[kWords * 64];
+    const size_t nw = n / 64 + 1;
+    std::memcpy(buf, s, n);
+    std::memset(buf + n, 0, nw * 64 - n);
+    auto in_range = [](__m128i v, char lo, int count) {  // lo <= v < lo + count, unsigned
+      __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo)));
+      return _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + count)));
+    };
+    auto eq = [](__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+    for (size_t w = 0; w < nw; ++w) {
+      uint64_t c64 = 0, s64 = 0, p64 = 0;
+      for (int q = 0; q < 4; ++q) {
+        __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(buf + w * 64 + q * 16));
+        __m128i start = _mm_or_si128(_mm_or_si128(in_range(v, 'a', 26), in_range(v, '0', 10)), eq(v, '_'));
+        __m128i punct = _mm_or_si128(_mm_or_si128(eq(v, '('), eq(v, '{')), _mm_or_si128(eq(v, '}'), eq(v, '=')));
+        punct = _mm_or_si128(punct, _mm_or_si128(_mm_or_si128(eq(v, '+'), eq(v, '^')), _mm_or_si128(eq(v, '$'), eq(v, '\\'))));
+        punct = _mm_or_si128(punct, _mm_or_si128(_mm_or_si128(eq(v, '#'), eq(v, '`')), _mm_or_si128(eq(v, '-'), eq(v, '['))));
+        punct = _mm_or_si128(punct, eq(v, '%'));
+        uint64_t st = static_cast<uint32_t>(_mm_movemask_epi8(start) | _mm_movemask_epi8(v));  // + non-ASCII
+        s64 |= st << (q * 16);
+        c64 |= (st | static_cast<uint32_t>(_mm_movemask_epi8(eq(v, '\'')))) << (q * 16);
+        p64 |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(punct))} << (q * 16);
+      }
+      cm[w] = c64;
+      sm[w] = s64;
+      pm[w] = p64;
+    }
+    for (size_t w = nw; w < kWords; ++w) cm[w] = sm[w] = pm[w] = 0;
+  }
+  // First bit >= pos set in m (or cleared, with flip = ~0); kWords * 64 if none.
+  auto next_bit = [](const std::array<uint64_t, kWords>& m, size_t pos, uint64_t flip) -> size_t {
+    size_t w = pos / 64;
+    if (w >= kWords) return kWords * 64;
+    uint64_t x = (m[w] ^ flip) & (~uint64_t{0} << (pos % 64));
+    while (x == 0) {
+      if (++w == kWords) return kWords * 64;
+      x = m[w] ^ flip;
+    }
+    return w * 64 + static_cast<size_t>(__builtin_ctzll(x));
+  };
+  for (size_t pos = 0;;) {
+    size_t a = next_bit(cm, pos, 0);
+    if (a >= n) break;
+    size_t e = next_bit(cm, a, ~uint64_t{0});  // <= n: bits past the text are clear
+    size_t b = next_bit(sm, a, 0);
+    if (b < e) {
+      tok_start[nt] = static_cast<uint16_t>(b);
+      tok_len[nt] = static_cast<uint16_t>(e - b);
+      if (++nt == kMaxTokens) break;
+    }
+    pos = e;
+  }
+  if (nt < kMaxTokens) {
+    for (size_t w = 0; w < kWords; ++w)
+      for (uint64_t x = pm[w]; x; x &= x - 1) marks |= mark_at(s, w * 64 + static_cast<size_t>(__builtin_ctzll(x)), n);
+  }
+#else
+  size_t i = 0;
   while (i < n) {
     uint8_t k;
     while (i < n && !((k = kByteClass[s[i]]) & kStart)) {
@@ -254,6 +329,7 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     tok_len[nt] = static_cast<uint16_t>(i - b);
     if (++nt == kMaxTokens) break;
   }
+#endif
   if (nt == kMaxTokens) marks = 0;
   if (nt == 0 && marks == 0) return Capability::kOther;
 
@@ -286,24 +362,36 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
   }
   for (; t < nt; ++t) th[t] = fnv(lower.substr(tok_start[t], tok_len[t]));
 
-  // 3. Accumulate the weights of the features, in features()' order (the
-  //    order only matters for which features the cap drops).
-  alignas(16) std::array<int32_t, kCapabilityCount> acc{};
+  // 3. The weight rows of the features, in features()' order (the order only
+  //    matters for which features the cap drops). The rows are scattered over
+  //    the 1.5 MiB table: prefetch them all before summing, so the cache
+  //    misses overlap.
+  std::array<const int16_t*, kMaxFeatures> rows;
   uint64_t prev = 0x9ae16a3b2f90404fULL;
   for (t = 0; t < nt; ++t) {
     uint64_t h = th[t];
-    add_row(acc.data(), &q_[(h & kMask) * kCapabilityCount]);
-    add_row(acc.data(), &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount]);
+    const int16_t* uni = &q_[(h & kMask) * kCapabilityCount];
+    const int16_t* bi = &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount];
+    __builtin_prefetch(uni);
+    __builtin_prefetch(uni + kCapabilityCount - 1);  // a 24-byte row may straddle two lines
+    __builtin_prefetch(bi);
+    __builtin_prefetch(bi + kCapabilityCount - 1);
+    rows[2 * t] = uni;
+    rows[2 * t + 1] = bi;
     prev = h;
   }
+  RowSum sum;
+  for (size_t f = 0; f < 2 * nt; ++f) sum.add(rows[f]);
   uint32_t nf = static_cast<uint32_t>(2 * nt);
   for (int m = 0; m < kMarkCount && marks; ++m) {
     if (!(marks >> m & 1)) continue;
     marks &= ~(1u << m);
     if (nf == kMaxFeatures) break;
-    add_row(acc.data(), &q_[size_t{kMarkBucket[m]} * kCapabilityCount]);
+    sum.add(&q_[size_t{kMarkBucket[m]} * kCapabilityCount]);
     ++nf;
   }
+  std::array<int32_t, kCapabilityCount> acc;
+  sum.store(acc.data());
   return argmax(acc.data(), nf);
 }
 
