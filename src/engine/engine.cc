@@ -160,12 +160,13 @@ struct Engine::Impl {
   // --- linking
 
   // A template the account relies on: used at least twice and on >= 1/6 of
-  // its prompts, or, for a brand-new account (<= 4 exchanges), on at least a
-  // quarter of them (so a new member of a known ring links on its first
-  // templated exchange, even when an untemplated one came first).
+  // its prompts, or on every prompt of a brand-new account (so a new member
+  // of a known ring links on its first exchange). Relaxing this to "one use
+  // among a new account's first four" linked consumers that happened to ask
+  // one dataset item into hydra rings (held-out FPR 0.9-1.4 %), so it stays strict.
   static bool established(const TopK<6>& t, uint64_t key, uint32_t n) {
     uint32_t c = t.count_of(key);
-    return (c >= 2 && c * 6 >= n) || (n <= 4 && c >= 1 && c * 4 >= n);
+    return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
   }
 
   uint32_t popularity(uint64_t key) const {
@@ -234,6 +235,10 @@ struct Engine::Impl {
     if (pa.n >= 5 && pb.n >= 5 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
     if (pa.n >= 3 && pb.n >= 3 &&
         std::abs(static_cast<double>(pa.with_system) / pa.n - static_cast<double>(pb.with_system) / pb.n) > 0.8)
+      return {0.0, 0};
+    // An application's own (long) system prompt on nearly every request is
+    // not what a client without one sends, from the first exchange on.
+    if (std::abs(static_cast<double>(pa.app_system) / pa.n - static_cast<double>(pb.app_system) / pb.n) > 0.8)
       return {0.0, 0};
     return {s, kinds};
   }

@@ -296,13 +296,11 @@ TEST(Engine, PlantedHydraFormsOneClusterAndIsFlagged) {
       hydra_flagged += a.verdict == Verdict::kAttack;
     } else {
       humans_flagged += a.verdict == Verdict::kAttack;
-      if (getenv("DBG") && a.verdict == Verdict::kAttack) { for (auto& r : a.reasons) printf("%s %s %.2f %s\n", a.account.c_str(), r.signal.c_str(), r.weight, r.detail.c_str()); }
       if (!hydra_cluster.empty()) {
         EXPECT_NE(a.cluster, hydra_cluster) << a.account;
       }
     }
   }
-  if (getenv("DBG")) for (auto& c : rep.clusters) { printf("cluster %s %zu %.2f\n", c.id.c_str(), c.accounts.size(), c.risk); for (auto& r : c.reasons) printf("   %s %.2f %s\n", r.signal.c_str(), r.weight, r.detail.c_str()); }
   EXPECT_FALSE(hydra_cluster.empty());
   EXPECT_GE(hydra_in_main, 57);
   EXPECT_GE(hydra_flagged, 57);

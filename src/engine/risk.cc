@@ -36,7 +36,7 @@ constexpr SignalInfo kSignals[kSignalCount] = {
     {"rotating_addresses", 4.2},
     {"fixed_prompt_template", -4.9},
     {"context_free_breadth", 0.3},
-    {"context_free_volume", 0.5},
+    {"context_free_volume", 0.7},
     {"rotating_wrappers", 4.9},
     {"split_source", 0.0},
 };
@@ -169,6 +169,9 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size, const Grou
     v[kSigSplitSource] = conf(group->joins, 5) * disjoint * clamp01((group->member_similarity - 0.5) / 0.4) *
                          raw_breadth;
   }
+  // A single application does not reach the gateway through a ring of
+  // accounts on rotating proxies: the fixed-template discount fades with it.
+  v[kSigFixedFrame] *= 1.0 - clamp01(2.0 * v[kSigRotatingAddresses]);
   for (auto& x : v) x = clamp01(x);
   return v;
 }
