@@ -298,17 +298,35 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     }
     return w * 64 + static_cast<size_t>(__builtin_ctzll(x));
   };
-  for (size_t pos = 0;;) {
-    size_t a = next_bit(cm, pos, 0);
-    if (a >= n) break;
-    size_t e = next_bit(cm, a, ~uint64_t{0});  // <= n: bits past the text are clear
-    size_t b = next_bit(sm, a, 0);
-    if (b < e) {
-      tok_start[nt] = static_cast<uint16_t>(b);
-      tok_len[nt] = static_cast<uint16_t>(e - b);
-      if (++nt == kMaxTokens) break;
+  // Run edges: E = C xor (C shifted by one byte) has a bit where a run of C
+  // starts and where it ends, alternately (the zero words past the text end
+  // the last run).
+  {
+    const size_t nw = n / 64 + 1;
+    uint64_t carry = 0;
+    size_t run = 0;
+    bool in_run = false;
+    for (size_t w = 0; w < nw && nt < kMaxTokens; ++w) {
+      uint64_t c = cm[w];
+      uint64_t e = c ^ ((c << 1) | carry);
+      carry = c >> 63;
+      for (; e; e &= e - 1) {
+        size_t pos = w * 64 + static_cast<size_t>(__builtin_ctzll(e));
+        if (!in_run) {
+          run = pos;
+          in_run = true;
+          continue;
+        }
+        in_run = false;
+        // The token starts at the run's first S byte (almost always its first).
+        size_t b = (sm[run / 64] >> (run % 64) & 1) ? run : next_bit(sm, run, 0);
+        if (b < pos) {
+          tok_start[nt] = static_cast<uint16_t>(b);
+          tok_len[nt] = static_cast<uint16_t>(pos - b);
+          if (++nt == kMaxTokens) break;
+        }
+      }
     }
-    pos = e;
   }
   if (nt < kMaxTokens) {
     for (size_t w = 0; w < kWords; ++w)
