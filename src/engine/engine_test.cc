@@ -246,9 +246,123 @@ TEST(Engine, FixedSystemPromptApplicationLowersRisk) {
     bare.add(f);
     f.system_hash = 99;
     f.has_system = true;
+    f.app_system = true;
     app.add(f);
   }
   EXPECT_LT(risk_score(compute_signals(app)), risk_score(compute_signals(bare)));
+  EXPECT_GT(compute_signals(app)[kSigFixedSystem], 0.9);
+}
+
+// Only an application's own instructions on nearly every request count as
+// the application shape: a one-line default ("You are a helpful assistant.")
+// on half the requests, as a chat front-end or a reseller's customers send,
+// does not.
+TEST(Engine, GenericSystemPromptIsNotAnApplication) {
+  std::string scratch;
+  Req q;
+  q.system = "You are a helpful assistant.";
+  auto generic = extract_features(make("a", kT0, q), CapabilityClassifier::builtin(), scratch);
+  q.system = "You are the help-desk assistant of BrightCell Mobile. Keep answers under 120 words and escalate billing.";
+  auto own = extract_features(make("a", kT0, q), CapabilityClassifier::builtin(), scratch);
+  EXPECT_TRUE(generic.has_system);
+  EXPECT_FALSE(generic.app_system);
+  EXPECT_TRUE(own.app_system);
+  Profile half;
+  RecordFeatures f;
+  for (int i = 0; i < 200; ++i) {
+    f.ts = kT0 + i * kNsPerSec * 30;
+    f.prompt_hash = static_cast<uint64_t>(i) + 1;
+    f.has_system = i % 2 == 0;
+    f.system_hash = f.has_system ? 7 : 0;
+    f.app_system = false;
+    half.add(f);
+  }
+  EXPECT_EQ(compute_signals(half)[kSigFixedSystem], 0.0);
+}
+
+// Features of one request for profile-level tests.
+RecordFeatures feat(int i, Capability cap, bool multi_turn, bool system, uint64_t prefix = 0) {
+  RecordFeatures f;
+  f.ts = kT0 + static_cast<TimeNs>(i) * 90 * kNsPerSec;
+  f.prompt_hash = hash64(std::to_string(i), 9) | 1;  // well mixed, as real prompt hashes are
+  f.capability = cap;
+  f.multi_turn = multi_turn;
+  f.has_system = system;
+  f.system_hash = system ? 5 : 0;
+  f.tmpl.prefix = prefix;
+  return f;
+}
+
+// A reseller: genuine customers' multi-turn chats with a system prompt, and
+// an extraction half (single-turn, no system prompt, every capability area)
+// on the same account. The account's totals are diluted; its context-free
+// requests alone are as wide as a pure harvester's.
+TEST(Engine, ContextFreeHalfShowsThroughGenuineTraffic) {
+  Profile genuine, mixed, harvester;
+  for (int i = 0; i < 400; ++i) {
+    auto chat = feat(i, Capability::kConversation, /*multi_turn=*/i % 3 != 0, /*system=*/i % 3 != 1);
+    auto wide = feat(i, static_cast<Capability>(i % (kCapabilityCount - 1)), false, false);
+    genuine.add(chat);
+    mixed.add(i % 2 ? chat : wide);
+    harvester.add(wide);
+  }
+  auto g = compute_signals(genuine), m = compute_signals(mixed), h = compute_signals(harvester);
+  EXPECT_LT(g[kSigBareBreadth], 0.3);
+  EXPECT_GT(m[kSigBareBreadth], 0.6);
+  EXPECT_GT(m[kSigBareBreadth], h[kSigBareBreadth] - 0.15);  // not diluted by the genuine half
+  EXPECT_LT(m[kSigSingleTurn], h[kSigSingleTurn] - 0.2);     // where the totals are
+  EXPECT_GT(m[kSigBareVolume], g[kSigBareVolume] + 0.3);
+  EXPECT_GT(risk_score(m), risk_score(g));
+}
+
+// Several instruction wrappers rotated around new, varied prompts score; one
+// fixed template (an application) or two fixed formats (a judge harness) do
+// not, and neither does a user retrying the same few prompts.
+TEST(Engine, RotatingWrappersScoreAndFixedFormatsDoNot) {
+  Profile rotating, fixed, two, retries;
+  for (int i = 0; i < 300; ++i) {
+    auto cap = static_cast<Capability>(i % (kCapabilityCount - 1));
+    rotating.add(feat(i, cap, false, false, 100 + i % 4));
+    fixed.add(feat(i, cap, false, false, 100));
+    two.add(feat(i, cap, false, false, 100 + i % 2));
+    auto again = feat(i % 4, cap, false, false, 200 + i % 4);  // the same four prompts over and over
+    again.ts = kT0 + i * 60 * kNsPerSec;
+    retries.add(again);
+  }
+  EXPECT_GT(compute_signals(rotating)[kSigRotatingWrappers], 0.6);
+  EXPECT_LT(compute_signals(fixed)[kSigRotatingWrappers], 0.05);
+  EXPECT_LT(compute_signals(two)[kSigRotatingWrappers], 0.05);
+  EXPECT_LT(compute_signals(retries)[kSigRotatingWrappers], 0.05);
+  EXPECT_GT(compute_signals(fixed)[kSigFixedFrame], 0.9);
+  EXPECT_GT(compute_signals(two)[kSigFixedFrame], 0.9);
+  EXPECT_LT(compute_signals(rotating)[kSigFixedFrame], 0.1);
+}
+
+// Split source: a group whose members never repeat each other's prompts and
+// ask for the same mix scores; members with unlike mixes, or a group asking
+// the same few items over and over (a benchmark rerun), do not.
+TEST(Engine, SplitSourceOnDisjointSameMixGroup) {
+  Profile split, repeated;
+  for (int i = 0; i < 400; ++i) {
+    auto cap = static_cast<Capability>(i % (kCapabilityCount - 1));
+    split.add(feat(i, cap, false, false));
+    repeated.add(feat(i % 25, cap, false, false));
+  }
+  GroupEvidence alike{0.95, 20, 19, 0}, unlike{0.3, 20, 19, 0};
+  EXPECT_GT(compute_signals(split, 20, &alike)[kSigSplitSource], 0.5);
+  EXPECT_EQ(compute_signals(split, 20, &unlike)[kSigSplitSource], 0.0);
+  EXPECT_LT(compute_signals(repeated, 20, &alike)[kSigSplitSource], 0.05);
+  EXPECT_EQ(compute_signals(split, 1, nullptr)[kSigSplitSource], 0.0);  // accounts alone: no such evidence
+}
+
+// Linked accounts count as one actor hiding behind many, unless the links
+// came from one shared site (an organisation behind its NAT).
+TEST(Engine, ClusterSizeDiscountedBySharedSiteLinks) {
+  Profile p;
+  for (int i = 0; i < 100; ++i) p.add(feat(i, Capability::kCode, false, false));
+  GroupEvidence hidden{0, 0, 30, 0}, one_site{0, 0, 30, 30};
+  EXPECT_GT(compute_signals(p, 31, &hidden)[kSigClusterSize], 0.45);
+  EXPECT_EQ(compute_signals(p, 31, &one_site)[kSigClusterSize], 0.0);
 }
 
 // A planted hydra: 60 accounts, each small, same template, same client

@@ -238,7 +238,10 @@ std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cl
     }
     out.push_back({kSignals[i].name, v[i], c, std::move(d)});
   }
+  // What raised the risk first (largest first), then what lowered it: an
+  // analyst reads why an account was flagged before what spoke for it.
   std::sort(out.begin(), out.end(), [](const Reason& a, const Reason& b) {
+    if ((a.weight > 0) != (b.weight > 0)) return a.weight > 0;
     return std::abs(a.weight) > std::abs(b.weight);
   });
   return out;

@@ -74,7 +74,8 @@ struct Reason {
   double weight = 0;  // contribution to the log-odds (weight * value)
   std::string detail;
 };
-// Every signal that moved the score (|contribution| >= 0.05), largest first.
+// Every signal that moved the score (|contribution| >= 0.05): those that raised it,
+// largest first, then those that lowered it, largest first.
 std::vector<Reason> explain(const Profile& p, const SignalValues& v, uint32_t cluster_size = 1,
                             const GroupEvidence* group = nullptr);
 
