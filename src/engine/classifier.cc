@@ -272,10 +272,10 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
       for (int q = 0; q < 4; ++q) {
         __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(buf + w * 64 + q * 16));
         __m128i start = _mm_or_si128(_mm_or_si128(in_range(v, 'a', 26), in_range(v, '0', 10)), eq(v, '_'));
-        __m128i punct = _mm_or_si128(_mm_or_si128(eq(v, '('), eq(v, '{')), _mm_or_si128(eq(v, '}'), eq(v, '=')));
-        punct = _mm_or_si128(punct, _mm_or_si128(_mm_or_si128(eq(v, '+'), eq(v, '^')), _mm_or_si128(eq(v, '$'), eq(v, '\\'))));
-        punct = _mm_or_si128(punct, _mm_or_si128(_mm_or_si128(eq(v, '#'), eq(v, '`')), _mm_or_si128(eq(v, '-'), eq(v, '['))));
-        punct = _mm_or_si128(punct, eq(v, '%'));
+        // A superset of the marks' first bytes (mark_at() rejects the others):
+        // '#'..'-' except ',' and '\'', '=', '['..'`', '{'..'}'.
+        __m128i punct = _mm_andnot_si128(_mm_or_si128(eq(v, ','), eq(v, '\'')), in_range(v, '#', 11));
+        punct = _mm_or_si128(_mm_or_si128(punct, eq(v, '=')), _mm_or_si128(in_range(v, '[', 6), in_range(v, '{', 3)));
         uint64_t st = static_cast<uint32_t>(_mm_movemask_epi8(start) | _mm_movemask_epi8(v));  // + non-ASCII
         s64 |= st << (q * 16);
         c64 |= (st | static_cast<uint32_t>(_mm_movemask_epi8(eq(v, '\'')))) << (q * 16);
