@@ -119,9 +119,12 @@ double Profile::template_share() const {
 
 double Profile::top2_template_share() const {
   if (n == 0) return 0;
+  // Guaranteed counts: many one-off openings (a chat user's) churn the
+  // top-k and inflate inherited counts; they must not look like formats.
   auto top2 = [](const TopK<6>& t) {
     uint32_t a = 0, b = 0;
-    for (uint32_t c : t.count) {
+    for (int i = 0; i < 6; ++i) {
+      uint32_t c = t.guaranteed(i);
       if (c > a) { b = a; a = c; }
       else if (c > b) b = c;
     }

@@ -78,15 +78,19 @@ template <int K>
 struct TopK {
   std::array<uint64_t, K> key{};
   std::array<uint32_t, K> count{};
-  void add(uint64_t k, uint32_t w = 1) {
+  std::array<uint32_t, K> err{};  // count inherited on eviction: count - err is a guaranteed lower bound
+  // `e`: error already carried by w (when merging another top-k).
+  void add(uint64_t k, uint32_t w = 1, uint32_t e = 0) {
     int min_i = 0;
     for (int i = 0; i < K; ++i) {
-      if (count[i] && key[i] == k) { count[i] += w; return; }
+      if (count[i] && key[i] == k) { count[i] += w; err[i] += e; return; }
       if (count[i] < count[min_i]) min_i = i;
     }
     key[min_i] = k;
+    err[min_i] = count[min_i] + e;
     count[min_i] += w;  // space-saving: inherit the evicted count
   }
+  uint32_t guaranteed(int i) const { return count[i] - err[i]; }
   uint32_t count_of(uint64_t k) const {
     for (int i = 0; i < K; ++i) if (count[i] && key[i] == k) return count[i];
     return 0;
@@ -96,7 +100,7 @@ struct TopK {
     return key[std::max_element(count.begin(), count.end()) - count.begin()];
   }
   void merge(const TopK& o) {
-    for (int i = 0; i < K; ++i) if (o.count[i]) add(o.key[i], o.count[i]);
+    for (int i = 0; i < K; ++i) if (o.count[i]) add(o.key[i], o.count[i], o.err[i]);
   }
 };
 
