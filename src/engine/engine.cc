@@ -192,11 +192,30 @@ struct Engine::Impl {
     double s = 0;
     uint8_t kinds = 0;
     bool tmpl = false;
+    // A new account (<= 4 exchanges) that used a ring's own wrapper once links
+    // to it even after an untemplated start, when that wrapper carries >= 10 %
+    // of the ring's prompts (guaranteed count, ring of >= 5): the actor's
+    // boilerplate, not an opening that one dataset's items share.
+    const Profile* ring = nullptr;
+    if (pa.n <= 4) {
+      uint32_t rb = find_const(b);
+      if (accounts[rb].cluster != kNone && accounts[rb].size >= 5) ring = &clusters[accounts[rb].cluster].agg;
+    }
+    auto ring_wrapper = [&](const TopK<6>& mine, const TopK<6>& theirs, uint64_t k) {
+      if (!ring || mine.count_of(k) == 0) return false;
+      for (int j = 0; j < 6; ++j)
+        if (theirs.count[j] && theirs.key[j] == k) return theirs.guaranteed(j) * 10 >= ring->n;
+      return false;
+    };
     for (int i = 0; i < 6 && !tmpl; ++i) {
       uint64_t k = pa.prefixes.key[i];
-      if (pa.prefixes.count[i] && established(pa.prefixes, k, pa.n) && established(pb.prefixes, k, pb.n)) tmpl = true;
+      if (pa.prefixes.count[i] && established(pb.prefixes, k, pb.n) &&
+          (established(pa.prefixes, k, pa.n) || (ring && ring_wrapper(pa.prefixes, ring->prefixes, k))))
+        tmpl = true;
       k = pa.suffixes.key[i];
-      if (pa.suffixes.count[i] && established(pa.suffixes, k, pa.n) && established(pb.suffixes, k, pb.n)) tmpl = true;
+      if (pa.suffixes.count[i] && established(pb.suffixes, k, pb.n) &&
+          (established(pa.suffixes, k, pa.n) || (ring && ring_wrapper(pa.suffixes, ring->suffixes, k))))
+        tmpl = true;
     }
     if (tmpl) { s += 0.5; kinds |= kLinkTemplate; }
     if (pa.block_top.max_count() && pb.block_top.count_of(pa.block_top.top_key())) { s += 0.3; kinds |= kLinkAddressBlock; }
