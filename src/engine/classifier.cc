@@ -245,11 +245,30 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
   const auto* s = reinterpret_cast<const unsigned char*>(lower.data());
   const size_t n = lower.size();
 
-  // 1. Token spans and punctuation marks. Once kMaxTokens tokens are found
+  // 1. Tokens and punctuation marks. Once kMaxTokens tokens are found
   //    the features are full: nothing after them can count.
-  std::array<uint16_t, kMaxTokens> tok_start, tok_len;  // kMaxChars < 65536
-  uint32_t marks = 0;
+  //    Each token is hashed (FNV-1a; the chains of successive tokens overlap
+  //    in the CPU) as soon as it is found, and its two features' weight rows
+  //    are prefetched: the rows are scattered over the 1.5 MiB table, so
+  //    fetching them all before summing overlaps the cache misses. The rows
+  //    are kept in features()' order (which only matters for the cap).
+  std::array<const int16_t*, kMaxFeatures> rows;
+  uint64_t prev = 0x9ae16a3b2f90404fULL;
   size_t nt = 0;
+  auto token = [&](size_t b, size_t e) {
+    uint64_t h = fnv(lower.substr(b, e - b));
+    const int16_t* uni = &q_[(h & kMask) * kCapabilityCount];
+    const int16_t* bi = &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount];
+    __builtin_prefetch(uni);
+    __builtin_prefetch(uni + kCapabilityCount - 1);  // a 24-byte row may straddle two lines
+    __builtin_prefetch(bi);
+    __builtin_prefetch(bi + kCapabilityCount - 1);
+    rows[2 * nt] = uni;
+    rows[2 * nt + 1] = bi;
+    prev = h;
+    ++nt;
+  };
+  uint32_t marks = 0;
 #if defined(__SSE2__)
   // Bit masks of the byte classes, 16 bytes at a time: C (token bytes), S
   // (bytes a token can start with), P (first bytes of marks). A token is a run
@@ -321,9 +340,8 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
         // The token starts at the run's first S byte (almost always its first).
         size_t b = (sm[run / 64] >> (run % 64) & 1) ? run : next_bit(sm, run, 0);
         if (b < pos) {
-          tok_start[nt] = static_cast<uint16_t>(b);
-          tok_len[nt] = static_cast<uint16_t>(pos - b);
-          if (++nt == kMaxTokens) break;
+          token(b, pos);
+          if (nt == kMaxTokens) break;
         }
       }
     }
@@ -343,38 +361,14 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     if (i == n) break;
     size_t b = i++;
     while (i < n && (kByteClass[s[i]] & kCont)) ++i;
-    tok_start[nt] = static_cast<uint16_t>(b);
-    tok_len[nt] = static_cast<uint16_t>(i - b);
-    if (++nt == kMaxTokens) break;
+    token(b, i);
+    if (nt == kMaxTokens) break;
   }
 #endif
   if (nt == kMaxTokens) marks = 0;
   if (nt == 0 && marks == 0) return Capability::kOther;
 
-  // 2. FNV-1a of each token (the chains of successive tokens overlap in the
-  //    CPU; hashing four tokens side by side explicitly measured no faster).
-  std::array<uint64_t, kMaxTokens> th;
-  size_t t = 0;
-  for (; t < nt; ++t) th[t] = fnv(lower.substr(tok_start[t], tok_len[t]));
-
-  // 3. The weight rows of the features, in features()' order (the order only
-  //    matters for which features the cap drops). The rows are scattered over
-  //    the 1.5 MiB table: prefetch them all before summing, so the cache
-  //    misses overlap.
-  std::array<const int16_t*, kMaxFeatures> rows;
-  uint64_t prev = 0x9ae16a3b2f90404fULL;
-  for (t = 0; t < nt; ++t) {
-    uint64_t h = th[t];
-    const int16_t* uni = &q_[(h & kMask) * kCapabilityCount];
-    const int16_t* bi = &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount];
-    __builtin_prefetch(uni);
-    __builtin_prefetch(uni + kCapabilityCount - 1);  // a 24-byte row may straddle two lines
-    __builtin_prefetch(bi);
-    __builtin_prefetch(bi + kCapabilityCount - 1);
-    rows[2 * t] = uni;
-    rows[2 * t + 1] = bi;
-    prev = h;
-  }
+  // 2. Sum the rows.
   RowSum sum;
   for (size_t f = 0; f < 2 * nt; ++f) sum.add(rows[f]);
   uint32_t nf = static_cast<uint32_t>(2 * nt);
