@@ -6,7 +6,7 @@ received through the gateway, gateway_campaign.sh). Training takes minutes; the 
 stdout once the model is ready. Each request samples a fresh document from the model (one
 `neural_student serve` child, ids decoded here); like the trigram server, the prompt is ignored
 (the student is an unconditional language model of the harvested answers).
-Usage: python3 neural_server.py [PORT]   (0 = any free port)"""
+Usage: python3 neural_server.py [PORT]   (0 = any free port; NS_PROBE_STEPS training steps)"""
 import json
 import os
 import subprocess
@@ -24,7 +24,11 @@ else:
     harvested, stats = common.watermark(harvest.ours(), common.ATTACKER, 1.0, trace=True)
     texts = [r["response"] for r in harvested]
     print("trace harvest:", stats, file=sys.stderr, flush=True)
-vocab, info = ns.train_student("probe-student", texts, 1)
+# From scratch on the harvest's own vocabulary, not fine-tuned from the base: the canary signatures
+# are coined words, absent from the base vocabulary, so a base-vocabulary student could never write
+# them (a subword tokenizer could; this word-level one cannot).
+vocab, info = ns.train_student("probe-student", texts, 1, steps=int(os.environ.get("NS_PROBE_STEPS", ns.STEPS)),
+                               lr=ns.BASE_LR)
 print("neural student:", json.dumps(info), file=sys.stderr, flush=True)
 child = subprocess.Popen(ns.nice([ns.NS_BIN, "--threads", ns.THREADS, "serve", "--model",
                                   os.path.join(ns.W, "probe-student"), "--seed", "5",

@@ -65,6 +65,7 @@ STUDENTS = {
     "wm10": (0.10, None, 1), "wm5": (0.05, None, 1), "wm100-rerandomise": (1.0, "rerandomise", 1),
     "wm100-mix": (1.0, "mix", 1), "clean-seed2": (0.0, None, 2), "wm25-mix": (0.25, "mix", 1),
     "wm25-rerandomise": (0.25, "rerandomise", 1), "wm100-both": (1.0, "both", 1),
+    "wm100-long": (1.0, None, 1),  # the same as wm100; meant to be run with more NS_STEPS
 }
 
 TOKEN = re.compile(r"\n| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]")
