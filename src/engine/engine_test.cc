@@ -421,6 +421,47 @@ TEST(Engine, PlantedHydraFormsOneClusterAndIsFlagged) {
   EXPECT_EQ(humans_flagged, 0);
 }
 
+// A new ring member whose first prompt carries no template links on its first
+// use of the ring's own wrapper (>= 10 % of the ring's prompts); an opening
+// that only one member's dataset items share (< 10 %) does not link a newcomer.
+TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
+  Engine e;
+  Rng rng(21);
+  const auto& p = broad_prompts();
+  const std::string w1 = "Please answer the following thoroughly and accurately.\n\n";
+  const std::string w2 = "Help me with this task right now: ";
+  const std::string rare = "Complete the following Python function carefully.\n\n";
+  TimeNs t = kT0;
+  auto ip = [&] { return "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250)); };
+  auto send = [&](const std::string& acct, const std::string& prompt, TimeNs created) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = ip();
+    q.ua = "ua-" + acct;
+    auto r = make(acct, t += 40 * kNsPerSec, q);
+    r.account_created = created;
+    return e.observe(r);
+  };
+  const TimeNs burst = kT0 - 86400 * kNsPerSec;
+  for (int i = 0; i < 20; ++i) {
+    for (int a = 0; a < 8; ++a) {
+      std::string item = p[rng.below(p.size())] + " #" + std::to_string(a * 100 + i);
+      std::string prompt = (a == 0 && i % 4 == 0) ? rare + item : ((i + a) % 2 ? w1 : w2) + item;
+      send("ring_" + std::to_string(a), prompt, burst + a * 60 * kNsPerSec);
+    }
+  }
+  auto ring = e.lookup("ring_1");
+  ASSERT_TRUE(ring.has_value());
+  ASSERT_GE(ring->cluster_size, 5u);
+  send("newcomer", "what should I cook tonight with rice and beans?", burst + 30 * 60 * kNsPerSec);
+  auto joined = send("newcomer", w1 + p[3] + " #9001", burst + 30 * 60 * kNsPerSec);
+  EXPECT_EQ(joined.cluster_root, e.lookup("ring_1")->cluster_root);
+  EXPECT_EQ(joined.verdict, e.lookup("ring_1")->verdict);
+  send("bystander", "what should I cook tonight with pasta?", burst + 40 * 60 * kNsPerSec);
+  auto other = send("bystander", rare + p[1] + " #9002", burst + 40 * 60 * kNsPerSec);
+  EXPECT_EQ(other.cluster_size, 1u);
+}
+
 // A legitimate customer: 40 keys behind one corporate block, one application
 // (fixed system prompt, narrow task). Linked, but not an attack.
 TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
