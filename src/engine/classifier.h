@@ -6,7 +6,7 @@
 // three high-precision overrides: a request with `tools` is tool use, and
 // explicit "translate"/"summarize" requests are translation/summarisation.
 //
-// Classification is a few microseconds (at most kMaxChars of text are read).
+// Classification is about a microsecond (at most kMaxChars of text are read).
 // builtin() trains once per process (about 0.2 s) on first use; thread-safe.
 // A trained classifier is immutable and safe to share between threads.
 #pragma once
