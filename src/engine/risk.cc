@@ -148,7 +148,7 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size, const Grou
   v[kSigBareWideVolume] = v[kSigBareWide] * v[kSigVolume];
   // One or two fixed prompt formats on (nearly) every prompt: an application
   // or a pipeline (a judge harness, a classifier). Rotated paraphrases cover less.
-  v[kSigFixedFrame] = conf(n, 20) * std::max(clamp01((p.template_share() - 0.3) / 0.5),
+  v[kSigFixedFrame] = conf(n, 10) * std::max(clamp01((p.template_share() - 0.3) / 0.5),
                                              clamp01((p.top2_template_share() - 0.5) / 0.4));
   // Address rotation alone is what a phone on a mobile network looks like; it
   // is evidence only for a group of linked accounts sharing the behaviour.
@@ -171,7 +171,9 @@ SignalValues compute_signals(const Profile& p, uint32_t cluster_size, const Grou
   }
   // A single application does not reach the gateway through a ring of
   // accounts on rotating proxies: the fixed-template discount fades with it.
-  v[kSigFixedFrame] *= 1.0 - clamp01(2.0 * v[kSigRotatingAddresses]);
+  // (Only clear rotation counts: a young group of cloud accounts, one address
+  // each, looks briefly like rotation while it has few requests.)
+  v[kSigFixedFrame] *= 1.0 - clamp01((v[kSigRotatingAddresses] - 0.25) / 0.35);
   for (auto& x : v) x = clamp01(x);
   return v;
 }
