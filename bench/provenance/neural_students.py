@@ -20,7 +20,7 @@ validation loss. Sampling: temperature NS_TEMPERATURE (default 0.8), 128 streams
 
 Environment (defaults in brackets): DG_BIN, NS_BIN [build-neural/neural_student], DG_STRENGTH [0.5],
 NS_VOCAB [8000], NS_D [128], NS_LAYERS [2], NS_HEADS [4], NS_CTX [64], NS_STEPS [300], NS_BATCH [16],
-NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list; default all),
+NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list of STUDENTS; default the seven of docs/countermeasures.md),
 NS_OUT [$DG_PROV_WORK/neural-s<strength>.json], NS_BASE [1], NS_BASE_STEPS [900], NS_BASE_LR [3e-3],
 NS_LR is the fine-tuning rate [1e-3]."""
 import array
@@ -235,7 +235,8 @@ def run(name):
 
 
 if __name__ == "__main__":
-    names = [n for n in os.environ.get("NS_STUDENTS", ",".join(STUDENTS)).split(",") if n]
+    default = "wm100,clean-seed1,wm100-rerandomise,wm100-mix,wm25,wm10,wm5"
+    names = [n for n in os.environ.get("NS_STUDENTS", default).split(",") if n]
     H = training_sets.Harvest(STRENGTH)
     print(f"harvest: {len(H.ours)} answers; {H.stats}; strength {STRENGTH}; arch {ARCH}, vocab {VOCAB}, "
           f"steps {STEPS} x batch {BATCH}, {GEN_TOKENS} tokens sampled at temperature {TEMPERATURE}", flush=True)

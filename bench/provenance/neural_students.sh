@@ -16,7 +16,10 @@ cmake -S neural -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 nice -n 10 cmake --build "$BUILD"
 export NS_BIN="$BUILD/neural_student"
 python3 neural_students.py
-python3 neural_report.py
+# The 100% harvest again with 4x the fine-tuning (about one epoch).
+NS_STUDENTS=wm100-long NS_STEPS=${NS_LONG_STEPS:-1200} NS_OUT="${DG_PROV_WORK:-/tmp/dg-provenance}/neural-long.json" \
+  python3 neural_students.py
+python3 neural_report.py "${DG_PROV_WORK:-/tmp/dg-provenance}"/neural-*.json
 if [ "${PROBE:-1}" = 1 ]; then
   SERVER=neural_server.py ./probe_student.sh | tee "${DG_PROV_WORK:-/tmp/dg-provenance}/neural-probe.txt"
 fi
