@@ -3,21 +3,8 @@
 # recorded answers): allow passes answers untouched; trace returns exactly what
 # the watermark/canary library produces offline, streamed and not; reasoning is
 # summarised; block answers 403 blocked_by_policy; records carry the action.
-set -euo pipefail
-: "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
-rm -rf "$DG_TMP" && mkdir -p "$DG_TMP"
+source "$DG_SOURCE_DIR/tests/lib/procs.sh"
 "$DG_BIN" --help | grep -q '^  serve ' || { echo "SKIP: no serve command"; exit 77; }
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$DG_TMP"/*.err >&2 || true; exit 1; }
-wait_listening() {
-  for _ in $(seq 1 200); do
-    if grep -q '^listening on ' "$1" 2>/dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
-    sleep 0.05
-  done
-  fail "no 'listening on' in $1"
-}
 
 "$DG_BIN" replay-upstream --listen 127.0.0.1:0 --data "$DG_SOURCE_DIR/data/teacher" \
   --model teacher-1 --model teacher-reasoning > "$DG_TMP/up.out" 2> "$DG_TMP/up.err" &

@@ -7,21 +7,9 @@
 #   - a certificate for another host name (https://127.0.0.1 with --ca-file): refused;
 #   - --insecure: accepted without verification;
 #   - plain http:// still works; --insecure with http:// is a usage error.
-set -euo pipefail
-: "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
-rm -rf "$DG_TMP" && mkdir -p "$DG_TMP" && cd "$DG_TMP"
+source "$DG_SOURCE_DIR/tests/lib/procs.sh"
+cd "$DG_TMP"
 command -v openssl > /dev/null || { echo "SKIP: no openssl"; exit 77; }
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -n 20 "$DG_TMP"/*.err >&2 || true; exit 1; }
-wait_listening() {
-  for _ in $(seq 1 200); do
-    if grep -q '^listening on ' "$1" 2>/dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
-    sleep 0.05
-  done
-  fail "no 'listening on' in $1"
-}
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=DNS:localhost" -keyout key.pem -out cert.pem 2> /dev/null

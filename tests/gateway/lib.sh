@@ -1,30 +1,8 @@
 # Shared helpers for the gateway integration tests (sourced).
 # Starts processes in the background, records their pids, and kills exactly
 # those on exit. Every wait is a bounded poll.
-set -euo pipefail
-: "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
-rm -rf "$DG_TMP" && mkdir -p "$DG_TMP"
-export NODE_PATH="$DG_SOURCE_DIR/node_modules"
+source "$DG_SOURCE_DIR/tests/lib/procs.sh"
 HERE="$DG_SOURCE_DIR/tests/gateway"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; for f in "$DG_TMP"/*.err; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
-ok() { echo "ok: $*"; }
-
-# wait_listening FILE -> prints host:port once FILE has "listening on H:P" (10 s max).
-wait_listening() {
-  local f=$1 i
-  for i in $(seq 1 200); do
-    if grep -q '^listening on ' "$f" 2>/dev/null; then sed -n 's/^listening on //p' "$f" | head -1; return 0; fi
-    sleep 0.05
-  done
-  fail "no 'listening on' in $f"
-}
 
 # start_fake_upstream -> sets UP (host:port)
 start_fake_upstream() {

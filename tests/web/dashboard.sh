@@ -1,28 +1,9 @@
 #!/usr/bin/env bash
 # The admin API and the dashboard end to end, as real processes.
 # Skips (exit 0, "skipped: ...") only when /usr/bin/chromium is absent; ./dg installs it.
-set -euo pipefail
-: "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
+source "$DG_SOURCE_DIR/tests/lib/procs.sh"
 CHROMIUM=/usr/bin/chromium
 if [ ! -x "$CHROMIUM" ]; then echo "skipped: $CHROMIUM is not installed (./dg deps installs it)"; exit 0; fi
-rm -rf "$DG_TMP" && mkdir -p "$DG_TMP"
-export NODE_PATH="$DG_SOURCE_DIR/node_modules"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$DG_TMP"/*.err; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
-ok() { echo "ok: $*"; }
-wait_listening() {  # FILE -> host:port (10 s max)
-  local f=$1 i
-  for i in $(seq 1 200); do
-    if grep -q '^listening on ' "$f" 2>/dev/null; then sed -n 's/^listening on //p' "$f" | head -1; return 0; fi
-    sleep 0.05
-  done
-  fail "no 'listening on' in $f"
-}
 
 "$DG_BIN" replay-upstream --listen 127.0.0.1:0 > "$DG_TMP/upstream.out" 2> "$DG_TMP/upstream.err" &
 PIDS+=($!)
