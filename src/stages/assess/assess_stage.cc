@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "common/thread_priority.h"
 #include "engine/analyze.h"
 #include "limit/gcra.h"
 
@@ -220,6 +221,11 @@ class AssessStageImpl final : public AssessStage {
   }
 
   void run() {
+    // Behind the I/O threads, like the audit writer (common/thread_priority.h):
+    // a full ring only costs the engine an exchange (counted), never a request
+    // its latency.
+    set_current_thread_name("dg-engine");
+    lower_current_thread_priority(ThreadPriority::kBackground);
     Item it;
     for (;;) {
       bool any = false;
