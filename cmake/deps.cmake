@@ -11,4 +11,4 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
-pkg_check_modules(ISAL IMPORTED_TARGET libisal)  # optional (libisal-dev): analyze inflates .gz ~2x faster than with zlib
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # libisal-dev: analyze inflates .gz ~2x faster than zlib

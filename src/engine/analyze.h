@@ -24,7 +24,7 @@ namespace dg::engine {
 
 // Reads the lines of a plain or gzip file (detected by its magic bytes;
 // concatenated gzip members are read as one stream) or stdin ("-") through one
-// large buffer: zlib inflates straight into it and lines are views into it, so
+// large buffer: ISA-L inflates straight into it and lines are views into it, so
 // nothing is allocated per line. A line longer than the buffer grows it.
 // Not thread-safe.
 class LineReader {
