@@ -1,6 +1,7 @@
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,3 +55,46 @@ def verify_texts(texts, tag, account=None):
     for i in range(0, len(paths), 2000):
         out += verify_files(paths[i:i + 2000], account)
     return out
+
+
+def attacker_harvest():
+    """What the attacker's account received: the file named by $HARVEST (e.g. what an account got
+    through the gateway, gateway_campaign.sh), else our harvest under `trace` (canaries planted,
+    watermark strength 1.0, via `distillguard watermark --trace`). Records with a "response"."""
+    if os.environ.get("HARVEST"):
+        return [json.loads(l) for l in open(os.environ["HARVEST"])]
+    import harvest
+    harvested, stats = watermark(harvest.ours(), ATTACKER, 1.0, trace=True)
+    print("trace harvest:", stats, file=sys.stderr, flush=True)
+    return harvested
+
+
+def serve_student(generate, port):
+    """Serves `generate(max_tokens) -> text` as an OpenAI-compatible /v1/chat/completions
+    (non-streamed; the prompt is ignored: students are unconditional language models of the
+    harvested answers), one request at a time. Prints the port on stdout; runs until killed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            n = int(self.headers.get("content-length", 0))
+            req = json.loads(self.rfile.read(n) or b"{}")
+            with lock:
+                text = generate(int(req.get("max_tokens", 400)))
+            body = json.dumps({"id": "x", "object": "chat.completion", "model": req.get("model", "student"),
+                               "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                            "finish_reason": "stop"}]}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
