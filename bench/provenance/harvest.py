@@ -35,9 +35,10 @@ def other():
     return _alpaca("claude-3-opus-20240229") + _alpaca("Meta-Llama-3.1-405B-Instruct-Turbo")
 
 
-def clean_texts():
-    """Unwatermarked real texts for calibration: every model answer we have plus human texts."""
-    texts = [r["response"] for r in ours() + other()]
+def unseen_answers():
+    """Model and human assistant answers that never passed through our API: the other teachers'
+    answers and OpenAssistant's assistant turns (empty ones included)."""
+    texts = [r["response"] for r in other()]
     for name in ("claude-3-5-sonnet-20240620", "text_davinci_003"):
         texts += [r["response"] for r in _alpaca(name)]
     with open(os.path.join(SHARED, "legit", "oasst_en_100_tree.jsonl")) as f:
@@ -48,6 +49,12 @@ def clean_texts():
                 walk(c)
         for line in f:
             walk(json.loads(line)["prompt"])
+    return texts
+
+
+def clean_texts():
+    """Unwatermarked real texts for calibration: every model answer we have plus human texts."""
+    texts = [r["response"] for r in ours()] + unseen_answers()
     with open(os.path.join(SHARED, "legit", "sharegpt_sg_90k_part1_html_cleaned_lang_first_sampled.json")) as f:
         for r in json.load(f):
             for c in r["conversations"]:

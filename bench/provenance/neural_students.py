@@ -158,18 +158,7 @@ def train_student(name, texts, seed, vocab=None, init=None, steps=None, lr=None)
 
 def base_corpus():
     """Text that never passed through our API (see the module docstring)."""
-    texts = [r["response"] for r in harvest.other()]
-    for name in ("claude-3-5-sonnet-20240620", "text_davinci_003"):
-        texts += [r["response"] for r in harvest._alpaca(name)]
-    with open(os.path.join(harvest.SHARED, "legit", "oasst_en_100_tree.jsonl")) as f:
-        def walk(m):
-            if m.get("role") == "assistant":
-                texts.append(m["text"])
-            for c in m.get("replies", []):
-                walk(c)
-        for line in f:
-            walk(json.loads(line)["prompt"])
-    return [t for t in texts if t.strip()]
+    return [t for t in harvest.unseen_answers() if t.strip()]
 
 
 def ensure_base():
