@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <cstdlib>
-#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
@@ -60,7 +60,8 @@ TEST(Watermark, ChangesEligibleWordsKeepingCase) {
     EXPECT_EQ(st.eligible, 2);
     if (st.changed > 0) {
       saw_change = true;
-      EXPECT_TRUE(out.rfind("Frequently it rains.", 0) == 0 || out.find("frequently rains") != std::string::npos)
+      EXPECT_TRUE(out.rfind("Frequently it rains.", 0) == 0 ||
+                  out.find("frequently rains") != std::string::npos)
           << out;
     }
   }
@@ -117,7 +118,8 @@ std::string join2(std::string x, const std::string& y) { return x.append(" ").ap
 // be one table form replaced by another form of the same group, where a form is
 // one run or two runs (a two-word member). Returns the number of replacements,
 // or -1 (with a gtest failure) if some difference is not such a swap.
-int aligned_swaps(const SynonymTable& t, const std::vector<std::string>& a, const std::vector<std::string>& b) {
+int aligned_swaps(const SynonymTable& t, const std::vector<std::string>& a,
+                  const std::vector<std::string>& b) {
   size_t i = 0, j = 0;
   int swaps = 0;
   bool prev_equal = false;
@@ -140,27 +142,31 @@ int aligned_swaps(const SynonymTable& t, const std::vector<std::string>& a, cons
     }
     prev_equal = false;
     bool matched = false;
-    for (int pass = 0; pass < 2 && !matched; ++pass)  // prefer a swap after which the runs line up again
-    for (int la = 1; la <= 2 && !matched; ++la) {
-      for (int lb = 1; lb <= 2 && !matched; ++lb) {
-        if (i + la > a.size() || j + lb > b.size()) continue;
-        std::string fa = form_of(a[i]), fb = form_of(b[j]);
-        if (la == 2) fa.append(" ").append(form_of(a[i + 1]));
-        if (lb == 2) fb.append(" ").append(form_of(b[j + 1]));
-        const auto* ea = t.find(fa);
-        const auto* eb = t.find(fb);
-        if (ea == nullptr || eb == nullptr || ea->group != eb->group) continue;
-        // What follows must line up again (or both end).
-        const bool ends = i + la == a.size() && j + lb == b.size();
-        if (pass == 0 && !ends && (i + la >= a.size() || j + lb >= b.size() || a[i + la] != b[j + lb])) continue;
-        for (int k = 0; k < la; ++k) {
-          EXPECT_EQ(a[i + k].find_first_of("`\"{}[]<>0123456789@/_\\"), std::string::npos) << a[i + k];
+    for (int pass = 0; pass < 2 && !matched;
+         ++pass)  // prefer a swap after which the runs line up again
+      for (int la = 1; la <= 2 && !matched; ++la) {
+        for (int lb = 1; lb <= 2 && !matched; ++lb) {
+          if (i + la > a.size() || j + lb > b.size()) continue;
+          std::string fa = form_of(a[i]), fb = form_of(b[j]);
+          if (la == 2) fa.append(" ").append(form_of(a[i + 1]));
+          if (lb == 2) fb.append(" ").append(form_of(b[j + 1]));
+          const auto* ea = t.find(fa);
+          const auto* eb = t.find(fb);
+          if (ea == nullptr || eb == nullptr || ea->group != eb->group) continue;
+          // What follows must line up again (or both end).
+          const bool ends = i + la == a.size() && j + lb == b.size();
+          if (pass == 0 && !ends &&
+              (i + la >= a.size() || j + lb >= b.size() || a[i + la] != b[j + lb]))
+            continue;
+          for (int k = 0; k < la; ++k) {
+            EXPECT_EQ(a[i + k].find_first_of("`\"{}[]<>0123456789@/_\\"), std::string::npos)
+                << a[i + k];
+          }
+          i += la, j += lb;
+          ++swaps;
+          matched = true;
         }
-        i += la, j += lb;
-        ++swaps;
-        matched = true;
       }
-    }
     if (!matched) {
       ADD_FAILURE() << "not a table swap: '" << a[i] << "' -> '" << b[j] << "'";
       return -1;
@@ -208,7 +214,9 @@ int positions_of(const std::string& text) {
 std::set<std::string> outputs_over_keys(const std::string& text, int keys = 64) {
   std::set<std::string> seen;
   for (int i = 0; i < keys; ++i) {
-    seen.insert(watermark_text(SynonymTable::builtin(), derive_account_key("m", std::string("k").append(std::to_string(i))), 1.0, text));
+    seen.insert(watermark_text(SynonymTable::builtin(),
+                               derive_account_key("m", std::string("k").append(std::to_string(i))),
+                               1.0, text));
   }
   return seen;
 }
@@ -216,21 +224,28 @@ std::set<std::string> outputs_over_keys(const std::string& text, int keys = 64) 
 TEST(Watermark, ContractionsSwapBothWays) {
   EXPECT_EQ(outputs_over_keys("You do not need it."),
             (std::set<std::string>{"You do not need it.", "You don't need it."}));
-  EXPECT_EQ(outputs_over_keys("Don't worry."), (std::set<std::string>{"Don't worry.", "Do not worry."}));
-  EXPECT_EQ(outputs_over_keys("It is a tool"), (std::set<std::string>{"It is a tool", "It's a tool"}));
-  EXPECT_EQ(outputs_over_keys("Here's a plan"), (std::set<std::string>{"Here's a plan", "Here is a plan"}));
-  EXPECT_EQ(outputs_over_keys("so I am sure"), (std::set<std::string>{"so I am sure", "so I'm sure"}));
-  EXPECT_EQ(outputs_over_keys("We cannot stop."), (std::set<std::string>{"We cannot stop.", "We can't stop."}));
+  EXPECT_EQ(outputs_over_keys("Don't worry."),
+            (std::set<std::string>{"Don't worry.", "Do not worry."}));
+  EXPECT_EQ(outputs_over_keys("It is a tool"),
+            (std::set<std::string>{"It is a tool", "It's a tool"}));
+  EXPECT_EQ(outputs_over_keys("Here's a plan"),
+            (std::set<std::string>{"Here's a plan", "Here is a plan"}));
+  EXPECT_EQ(outputs_over_keys("so I am sure"),
+            (std::set<std::string>{"so I am sure", "so I'm sure"}));
+  EXPECT_EQ(outputs_over_keys("We cannot stop."),
+            (std::set<std::string>{"We cannot stop.", "We can't stop."}));
   EXPECT_EQ(outputs_over_keys("For example, this"),
             (std::set<std::string>{"For example, this", "For instance, this"}));
   // A text written with ’ gets ’ in the contractions the watermark writes.
-  EXPECT_EQ(outputs_over_keys("I can’t say. It does not work"),
-            (std::set<std::string>{"I can’t say. It does not work", "I can’t say. It doesn’t work",
-                                   "I cannot say. It does not work", "I cannot say. It doesn’t work"}));
+  EXPECT_EQ(
+      outputs_over_keys("I can’t say. It does not work"),
+      (std::set<std::string>{"I can’t say. It does not work", "I can’t say. It doesn’t work",
+                             "I cannot say. It does not work", "I cannot say. It doesn’t work"}));
 }
 
 TEST(Watermark, HaveContractsOnlyAsAuxiliary) {
-  EXPECT_EQ(outputs_over_keys("You have seen it"), (std::set<std::string>{"You have seen it", "You've seen it"}));
+  EXPECT_EQ(outputs_over_keys("You have seen it"),
+            (std::set<std::string>{"You have seen it", "You've seen it"}));
   EXPECT_EQ(outputs_over_keys("We've added the tests"),
             (std::set<std::string>{"We've added the tests", "We have added the tests"}));
   EXPECT_EQ(positions_of("You have two options"), 0);
@@ -251,22 +266,22 @@ TEST(Watermark, SipHashMatchesReferenceVectors) {
 
 TEST(Watermark, ContractionRulesSkipUnsafeForms) {
   for (const char* text : {
-           "I know what it is.",               // clause-final
-           "Leave it the way it is now",       // stranded
-           "As they are seen",                 // stranded after "as"
-           "Don't you see",                    // inversion: "Do not you" is wrong
-           "It works, doesn't it",             // tag question
-           "Isn't the sky blue",               // sentence-initial inversion before a determiner
-           "It's been a while",                // 's = has
-           "It's already gone",                // 's = has, after an adverb
-           "It's changed a lot",               // 's = has (-ed)
-           "The code here is fine",            // locative "here"
-           "That is, we stop",                 // "that is," = i.e.
-           "What is it",                       // stranded subject
-           "it isn't easy",                    // belongs to the "it is" unit when expanded
-           "i am here",                        // lowercase i: left alone
-           "an instance of the class",         // "instance" alone is not in the table
-           "Let's go and let us know",         // let's is not listed
+           "I know what it is.",          // clause-final
+           "Leave it the way it is now",  // stranded
+           "As they are seen",            // stranded after "as"
+           "Don't you see",               // inversion: "Do not you" is wrong
+           "It works, doesn't it",        // tag question
+           "Isn't the sky blue",          // sentence-initial inversion before a determiner
+           "It's been a while",           // 's = has
+           "It's already gone",           // 's = has, after an adverb
+           "It's changed a lot",          // 's = has (-ed)
+           "The code here is fine",       // locative "here"
+           "That is, we stop",            // "that is," = i.e.
+           "What is it",                  // stranded subject
+           "it isn't easy",               // belongs to the "it is" unit when expanded
+           "i am here",                   // lowercase i: left alone
+           "an instance of the class",    // "instance" alone is not in the table
+           "Let's go and let us know",    // let's is not listed
        }) {
     EXPECT_EQ(positions_of(text), 0) << text;
   }
@@ -285,7 +300,8 @@ TEST(Watermark, ContractionsNeverTouchProtectedSpans) {
 // Units split at every byte boundary give the same text as the whole.
 TEST(Watermark, ContractionsStreamedByteByByte) {
   const std::string text =
-      "It is a plan. You do not need it, and here is why: I am sure it's fine. For example, we cannot "
+      "It is a plan. You do not need it, and here is why: I am sure it's fine. For example, we "
+      "cannot "
       "stop; they are ready, don't worry. There is more. It is";
   for (int k = 0; k < 16; ++k) {
     const auto key = derive_account_key("m", std::string("s").append(std::to_string(k)));
@@ -328,12 +344,67 @@ TEST(Watermark, DetectsWatermarkedAndNotCleanText) {
   }
   auto sm = score_positions(marked.positions(), kKey, 0.5);
   auto sc = score_positions(clean.positions(), kKey, 0.5);
-  EXPECT_EQ(sm.green, sm.positions) << sm.positions << " " << sc.positions << " " << marked.positions().size();
+  EXPECT_EQ(sm.green, sm.positions)
+      << sm.positions << " " << sc.positions << " " << marked.positions().size();
   EXPECT_LT(sm.p_value, 1e-6);
   EXPECT_GT(sc.p_value, 1e-3);
   // A wrong key sees nothing in the watermarked text.
-  auto other = score_positions(marked.positions(), derive_account_key("master-secret", "acct-2"), 0.5);
+  auto other =
+      score_positions(marked.positions(), derive_account_key("master-secret", "acct-2"), 0.5);
   EXPECT_GT(other.p_value, 1e-3);
+}
+
+// Pins the marked text of every shipped teacher answer (data/teacher, 822
+// answers) at the strengths the policy ships (0.5 throttle/degrade, 1.0 trace),
+// whole and streamed in 1-7 byte pieces, and the positions the detector
+// extracts: speed work on the scanner must not change one byte. The digests
+// change only when the scheme, the synonym table or the answers change; then
+// re-pin them from a build of the previous commit, not from the new code.
+TEST(Watermark, PinnedOutputOnRealAnswers) {
+  const auto& t = SynonymTable::builtin();
+  const auto responses = teacher_responses();
+  ASSERT_EQ(responses.size(), 822u);
+  struct Pin {
+    double strength;
+    const char* digest;  // SHA-256 of the marked answers, each followed by 0x1e
+    int eligible;
+    int changed;
+  };
+  const Pin pins[] = {
+      {0.5, "b3fb0bcaaa5d2f12fc19eea812d132cf02e32c0244fb6bf85e571aa79fea627b", 1299, 269},
+      {1.0, "519768469dbd5d724b3a54cf374894b6f6f760af4f8531391f76010ed8dac2e8", 1299, 560}};
+  for (const Pin& pin : pins) {
+    std::string all, streamed_all;
+    int eligible = 0, changed = 0;
+    for (size_t n = 0; n < responses.size(); ++n) {
+      const std::string& r = responses[n];
+      WatermarkStats st;
+      all += watermark_text(t, kKey, pin.strength, r, &st);
+      all += '\x1e';
+      eligible += st.eligible;
+      changed += st.changed;
+      Watermarker w(t, kKey, pin.strength);
+      for (size_t pos = 0, len = 1; pos < r.size(); pos += len, len = len % 7 + 1) {
+        w.feed(std::string_view(r).substr(pos, len), streamed_all);
+      }
+      w.finish(streamed_all);
+      streamed_all += '\x1e';
+    }
+    EXPECT_EQ(sha256_hex(all), pin.digest) << "strength " << pin.strength;
+    EXPECT_EQ(streamed_all, all) << "strength " << pin.strength;
+    EXPECT_EQ(eligible, pin.eligible) << "strength " << pin.strength;
+    EXPECT_EQ(changed, pin.changed) << "strength " << pin.strength;
+  }
+  PositionExtractor clean(t);
+  for (const auto& r : responses) clean.add_text(r);
+  std::string positions;
+  for (const Position& p : clean.positions()) {
+    positions +=
+        p.context + '\x1f' + std::to_string(p.group) + ':' + std::to_string(p.member) + '\n';
+  }
+  EXPECT_EQ(sha256_hex(positions),
+            "946227a4375257d346d7ac92e1776392a4c58b1c46e18eb73ee2540730f973e4")
+      << clean.positions().size() << " positions";
 }
 
 TEST(Watermark, PoissonBinomialMatchesBinomial) {
