@@ -1,9 +1,10 @@
 #include "engine/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <fmt/format.h>
 #include <memory>
 
 #include "common/hash.h"
@@ -17,6 +18,9 @@ constexpr int kHistory = 16;
 constexpr size_t kMaxEdges = 20000;
 constexpr int kSlotMembers = 6;
 constexpr uint32_t kSimilarityMinExchanges = 8;
+// Link evidence of a shared set of (two or more) reused instruction wrappers:
+// enough on its own (EngineConfig::link_threshold is 0.6).
+constexpr double kWrapperSetLink = 0.65;
 constexpr const char* kLinkNames[kLinkKinds] = {"shared_templates",    "shared_address_block",
                                                 "shared_fingerprint",  "creation_burst",
                                                 "synchronized_timing", "shared_system_prompt"};
@@ -47,8 +51,8 @@ struct Account {
   bool flagged = false;
   FirstFlagged first;
   uint32_t parent;
-  uint32_t next;      // circular list of cluster members
-  uint32_t size = 1;  // valid at a root
+  uint32_t next;             // circular list of cluster members
+  uint32_t size = 1;         // valid at a root
   uint32_t cluster = kNone;  // cluster slot, valid at a root of size >= 2
   Capability last_capability = Capability::kOther;
 };
@@ -63,7 +67,7 @@ struct Cluster {
   FirstFlagged first;
   std::array<uint32_t, kLinkKinds> links{};
   TimeNs created_min = 0, created_max = 0;  // members' creation times (0 unknown)
-  GroupEvidence group;                       // members' similarity to the group's capability mix
+  GroupEvidence group;                      // members' similarity to the group's capability mix
   void add_similarity(double cos) {
     ++group.joins;
     group.member_similarity += (cos - group.member_similarity) / group.joins;
@@ -169,6 +173,24 @@ struct Engine::Impl {
     return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
   }
 
+  // How many instruction wrappers two accounts share, each reused (guaranteed
+  // count >= 2) on both: openings and endings counted apart (one wrapper with
+  // both is one wrapper, not two). One script rotating its own set of wrappers
+  // over several accounts shares several; customers who happen to phrase one
+  // request alike share at most one.
+  static int shared_wrappers(const Profile& a, const Profile& b) {
+    auto shared = [](const TopK<6>& x, const TopK<6>& y) {
+      int k = 0;
+      for (int i = 0; i < 6; ++i) {
+        if (x.count[i] == 0 || x.guaranteed(i) < 2) continue;
+        for (int j = 0; j < 6; ++j)
+          if (y.count[j] && y.key[j] == x.key[i] && y.guaranteed(j) >= 2) ++k;
+      }
+      return k;
+    };
+    return std::max(shared(a.prefixes, b.prefixes), shared(a.suffixes, b.suffixes));
+  }
+
   uint32_t popularity(uint64_t key) const {
     if (slots.empty()) return 0;
     const Slot& s = slots[(key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2)];
@@ -199,7 +221,8 @@ struct Engine::Impl {
     const Profile* ring = nullptr;
     if (pa.n <= 4) {
       uint32_t rb = find_const(b);
-      if (accounts[rb].cluster != kNone && accounts[rb].size >= 5) ring = &clusters[accounts[rb].cluster].agg;
+      if (accounts[rb].cluster != kNone && accounts[rb].size >= 5)
+        ring = &clusters[accounts[rb].cluster].agg;
     }
     auto ring_wrapper = [&](const TopK<6>& mine, const TopK<6>& theirs, uint64_t k) {
       if (!ring || mine.count_of(k) == 0) return false;
@@ -210,15 +233,26 @@ struct Engine::Impl {
     for (int i = 0; i < 6 && !tmpl; ++i) {
       uint64_t k = pa.prefixes.key[i];
       if (pa.prefixes.count[i] && established(pb.prefixes, k, pb.n) &&
-          (established(pa.prefixes, k, pa.n) || (ring && ring_wrapper(pa.prefixes, ring->prefixes, k))))
+          (established(pa.prefixes, k, pa.n) ||
+           (ring && ring_wrapper(pa.prefixes, ring->prefixes, k))))
         tmpl = true;
       k = pa.suffixes.key[i];
       if (pa.suffixes.count[i] && established(pb.suffixes, k, pb.n) &&
-          (established(pa.suffixes, k, pa.n) || (ring && ring_wrapper(pa.suffixes, ring->suffixes, k))))
+          (established(pa.suffixes, k, pa.n) ||
+           (ring && ring_wrapper(pa.suffixes, ring->suffixes, k))))
         tmpl = true;
     }
-    if (tmpl) { s += 0.5; kinds |= kLinkTemplate; }
-    if (pa.block_top.max_count() && pb.block_top.count_of(pa.block_top.top_key())) { s += 0.3; kinds |= kLinkAddressBlock; }
+    if (shared_wrappers(pa, pb) >= 2) {
+      s += kWrapperSetLink;
+      kinds |= kLinkTemplate;
+    } else if (tmpl) {
+      s += 0.5;
+      kinds |= kLinkTemplate;
+    }
+    if (pa.block_top.max_count() && pb.block_top.count_of(pa.block_top.top_key())) {
+      s += 0.3;
+      kinds |= kLinkAddressBlock;
+    }
     // A client fingerprint is evidence only when rare (not a popular SDK's).
     if (pa.fp_top.max_count() && pa.fp_top.top_key() == pb.fp_top.top_key() &&
         popularity(pa.fp_top.top_key() ^ 0x14) <= 8) {
@@ -235,14 +269,19 @@ struct Engine::Impl {
       uint32_t rb = find_const(b);
       if (accounts[rb].cluster != kNone) {
         const Cluster& cb = clusters[accounts[rb].cluster];
-        if (accounts[rb].size >= 5 && cb.created_min && cb.created_max - cb.created_min <= 7 * 86400 * kNsPerSec &&
-            pa.created >= cb.created_min - 2 * 3600 * kNsPerSec && pa.created <= cb.created_max + 2 * 3600 * kNsPerSec) {
+        if (accounts[rb].size >= 5 && cb.created_min &&
+            cb.created_max - cb.created_min <= 7 * 86400 * kNsPerSec &&
+            pa.created >= cb.created_min - 2 * 3600 * kNsPerSec &&
+            pa.created <= cb.created_max + 2 * 3600 * kNsPerSec) {
           s += 0.25;
           kinds |= kLinkCreationBurst;
         }
       }
     }
-    if (pa.n >= 4 && pb.n >= 4 && pa.activity.jaccard(pb.activity) >= 0.5) { s += 0.2; kinds |= kLinkSyncTiming; }
+    if (pa.n >= 4 && pb.n >= 4 && pa.activity.jaccard(pb.activity) >= 0.5) {
+      s += 0.2;
+      kinds |= kLinkSyncTiming;
+    }
     if (pa.system_top.max_count() >= 2 && pb.system_top.max_count() >= 2 &&
         pa.system_top.top_key() == pb.system_top.top_key()) {
       s += 0.2;
@@ -253,11 +292,13 @@ struct Engine::Impl {
     // one that never does).
     if (pa.n >= 5 && pb.n >= 5 && capability_cosine(pa, pb) < 0.5) return {0.0, 0};
     if (pa.n >= 3 && pb.n >= 3 &&
-        std::abs(static_cast<double>(pa.with_system) / pa.n - static_cast<double>(pb.with_system) / pb.n) > 0.8)
+        std::abs(static_cast<double>(pa.with_system) / pa.n -
+                 static_cast<double>(pb.with_system) / pb.n) > 0.8)
       return {0.0, 0};
     // An application's own (long) system prompt on nearly every request is
     // not what a client without one sends, from the first exchange on.
-    if (std::abs(static_cast<double>(pa.app_system) / pa.n - static_cast<double>(pb.app_system) / pb.n) > 0.8)
+    if (std::abs(static_cast<double>(pa.app_system) / pa.n -
+                 static_cast<double>(pb.app_system) / pb.n) > 0.8)
       return {0.0, 0};
     return {s, kinds};
   }
@@ -300,7 +341,8 @@ struct Engine::Impl {
       if (D.group.joins) {
         uint32_t j = C.group.joins + D.group.joins;
         C.group.member_similarity = (C.group.member_similarity * C.group.joins +
-                                     D.group.member_similarity * D.group.joins) / j;
+                                     D.group.member_similarity * D.group.joins) /
+                                    j;
         C.group.joins = j;
       }
       C.group.links += D.group.links;
@@ -342,7 +384,10 @@ struct Engine::Impl {
     uint32_t filled = std::min<uint32_t>(s.count, kSlotMembers);
     for (uint32_t i = 0; i < filled; ++i) {
       uint32_t b = s.members[i];
-      if (b == a) { present = true; continue; }
+      if (b == a) {
+        present = true;
+        continue;
+      }
       uint32_t ra = find(a), rb = find(b);
       if (ra == rb) continue;
       auto [score, kinds] = link_score(a, b);
@@ -359,13 +404,22 @@ struct Engine::Impl {
 
   void index_keys(uint32_t a, const RecordFeatures& f) {
     const Profile& p = accounts[a].profile;
-    if (f.tmpl.prefix && p.prefixes.count_of(f.tmpl.prefix) <= 2) register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
-    if (f.tmpl.suffix && p.suffixes.count_of(f.tmpl.suffix) <= 2) register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
-    if (f.ip_block && p.block_top.count_of(f.ip_block) == 1) register_key(a, f.ip_block ^ 0x13, f.ts);
-    if (f.fingerprint && p.fp_top.count_of(f.fingerprint) == 1) register_key(a, f.fingerprint ^ 0x14, f.ts);
-    if (f.system_hash && p.system_top.count_of(f.system_hash) == 2) register_key(a, f.system_hash ^ 0x15, f.ts);
+    if (f.tmpl.prefix && p.prefixes.count_of(f.tmpl.prefix) <= 2)
+      register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
+    if (f.tmpl.suffix && p.suffixes.count_of(f.tmpl.suffix) <= 2)
+      register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
+    if (f.ip_block && p.block_top.count_of(f.ip_block) == 1)
+      register_key(a, f.ip_block ^ 0x13, f.ts);
+    if (f.fingerprint && p.fp_top.count_of(f.fingerprint) == 1)
+      register_key(a, f.fingerprint ^ 0x14, f.ts);
+    if (f.system_hash && p.system_top.count_of(f.system_hash) == 2)
+      register_key(a, f.system_hash ^ 0x15, f.ts);
     if (p.n == 1 && f.account_created)
-      register_key(a, (static_cast<uint64_t>(f.account_created / (3600 * kNsPerSec)) * 0x9e3779b97f4a7c15ULL) | 1, f.ts);
+      register_key(
+          a,
+          (static_cast<uint64_t>(f.account_created / (3600 * kNsPerSec)) * 0x9e3779b97f4a7c15ULL) |
+              1,
+          f.ts);
     // Re-check links once the account has enough history for templates and timing.
     if (p.n == 4 || p.n == 16) {
       if (p.block_top.max_count()) register_key(a, p.block_top.top_key() ^ 0x13, f.ts);
@@ -401,8 +455,8 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
 
   Account& acc = m.accounts[a];
   auto checkpoint = [](uint32_t n) {
-    return n == 5 || n == 10 || n == 20 || n == 50 || n == 100 || n == 200 || n == 500 || n == 1000 ||
-           n == 2000 || n == 5000;
+    return n == 5 || n == 10 || n == 20 || n == 50 || n == 100 || n == 200 || n == 500 ||
+           n == 1000 || n == 2000 || n == 5000;
   };
   SignalValues own_sig = compute_signals(acc.profile);
   if (tap_ && checkpoint(acc.profile.n)) tap_(tap_ctx_, name, false, acc.profile.n, 1, own_sig);
@@ -418,7 +472,8 @@ Assessment Engine::observe(std::string_view name, const RecordFeatures& f) {
     // When the account was merged in on this very exchange, its profile (copied
     // into the aggregate) already holds the record.
     if (!m.united) c.agg.add(f);
-    if (!m.united && acc.profile.n == kSimilarityMinExchanges) c.add_similarity(Impl::capability_cosine(acc.profile, c.agg));
+    if (!m.united && acc.profile.n == kSimilarityMinExchanges)
+      c.add_similarity(Impl::capability_cosine(acc.profile, c.agg));
     SignalValues cs = compute_signals(c.agg, r.size, &c.group);
     if (tap_ && checkpoint(c.agg.n)) tap_(tap_ctx_, m.names[root], true, c.agg.n, r.size, cs);
     cluster_risk = risk_score(cs);
@@ -469,7 +524,8 @@ std::optional<Assessment> Engine::lookup(std::string_view account) const {
   const Account& r = impl_->accounts[root];
   double cr = r.cluster != kNone ? impl_->clusters[r.cluster].risk : 0.0;
   Verdict cv = r.cluster != kNone ? impl_->clusters[r.cluster].verdict : Verdict::kOk;
-  return Assessment{a, acc.risk, acc.own_risk, cr, acc.verdict, r.size, root, cv, acc.last_capability};
+  return Assessment{a,    acc.risk, acc.own_risk,       cr, acc.verdict, r.size,
+                    root, cv,       acc.last_capability};
 }
 
 EngineReport Engine::report() const {
@@ -503,8 +559,8 @@ EngineReport Engine::report() const {
       if (c.risk > acc.own_risk) {
         ar.reasons.insert(ar.reasons.begin(),
                           Reason{"cluster_risk", c.risk, 0.0,
-                                 fmt::format("member of cluster {} ({} accounts) with risk {:.2f}", ar.cluster,
-                                             m.accounts[r].size, c.risk)});
+                                 fmt::format("member of cluster {} ({} accounts) with risk {:.2f}",
+                                             ar.cluster, m.accounts[r].size, c.risk)});
       }
     }
     ar.capabilities = acc.profile.cap;

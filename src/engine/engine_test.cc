@@ -1,5 +1,7 @@
 // Each signal on hand-made record sequences, clustering on planted clusters,
 // the classifier on a few prompts, sketches' accuracy.
+#include "engine/engine.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -8,7 +10,6 @@
 
 #include "common/hash.h"
 #include "distillguard/random.h"
-#include "engine/engine.h"
 #include "engine/sketch.h"
 #include "engine/text.h"
 
@@ -41,7 +42,8 @@ ExchangeRecord make(const std::string& account, TimeNs ts, const Req& q) {
   json::array msgs;
   if (!q.system.empty()) msgs.push_back(json::object{{"role", "system"}, {"content", q.system}});
   for (int t = 1; t < q.turns; ++t) {
-    msgs.push_back(json::object{{"role", "user"}, {"content", "earlier question " + std::to_string(t)}});
+    msgs.push_back(
+        json::object{{"role", "user"}, {"content", "earlier question " + std::to_string(t)}});
     msgs.push_back(json::object{{"role", "assistant"}, {"content", "an answer"}});
   }
   msgs.push_back(json::object{{"role", "user"}, {"content", q.prompt}});
@@ -51,26 +53,32 @@ ExchangeRecord make(const std::string& account, TimeNs ts, const Req& q) {
     r.request["logprobs"] = true;
     r.request["top_logprobs"] = 5;
   }
-  r.response = json::object{{"usage", json::object{{"prompt_tokens", 40}, {"completion_tokens", 200}}}};
+  r.response =
+      json::object{{"usage", json::object{{"prompt_tokens", 40}, {"completion_tokens", 200}}}};
   return r;
 }
 
 // Prompts over every capability area (real-style, varied).
 const std::vector<std::string>& broad_prompts() {
   static const std::vector<std::string> p = {
-      "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?",
+      "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in "
+      "May. How many clips did Natalia sell altogether?",
       "Write a python function to find the shared elements from the given two lists.",
-      "If all bloops are razzies and all razzies are lazzies, are all bloops definitely lazzies? Explain the logic.",
+      "If all bloops are razzies and all razzies are lazzies, are all bloops definitely lazzies? "
+      "Explain the logic.",
       "Compose an engaging travel blog post about a recent trip to Hawaii.",
-      "Summarize the following article in three sentences: The city council met on Tuesday to discuss the budget.",
+      "Summarize the following article in three sentences: The city council met on Tuesday to "
+      "discuss the budget.",
       "Translate the following sentence into French: The weather is lovely today.",
       "Who was the first president of the United States and when did he take office?",
       "Explain how photosynthesis converts light energy into chemical energy in plant cells.",
       "hey, how are you doing today? I had a rough day at work",
-      "Extract all the names and dates from this text and return them as JSON: Alice met Bob on 3 May.",
+      "Extract all the names and dates from this text and return them as JSON: Alice met Bob on 3 "
+      "May.",
       "Solve for x: 3x + 7 = 22. What is the value of x?",
       "Write a JavaScript function that debounces another function.",
-      "Describe the process of mitosis and the role of the spindle fibres in chromosome separation.",
+      "Describe the process of mitosis and the role of the spindle fibres in chromosome "
+      "separation.",
       "What is the capital of Australia and why was it chosen?",
       "Write a short poem about autumn leaves falling in the park.",
   };
@@ -105,12 +113,17 @@ TEST(Sketch, WelfordMatchesDirectMoments) {
 }
 
 TEST(Text, TemplateMasksVariableParts) {
-  auto a = template_keys("Answer the question below and explain every step.\nQuestion: Tom has 3 apples and buys 5 more. How many now?\nFormat: final answer on the last line please.");
-  auto b = template_keys("Answer the question below and explain every step.\nQuestion: Maria reads 20 pages a day for 7 days in June. How many pages?\nFormat: final answer on the last line please.");
+  auto a = template_keys(
+      "Answer the question below and explain every step.\nQuestion: Tom has 3 apples and buys 5 "
+      "more. How many now?\nFormat: final answer on the last line please.");
+  auto b = template_keys(
+      "Answer the question below and explain every step.\nQuestion: Maria reads 20 pages a day for "
+      "7 days in June. How many pages?\nFormat: final answer on the last line please.");
   EXPECT_EQ(a.prefix, b.prefix);
   EXPECT_EQ(a.suffix, b.suffix);
   EXPECT_NE(a.whole, 0u);
-  auto c = template_keys("Write me a haiku about the ocean at night, with a twist at the end of it.");
+  auto c =
+      template_keys("Write me a haiku about the ocean at night, with a twist at the end of it.");
   EXPECT_NE(a.prefix, c.prefix);
 }
 
@@ -120,7 +133,8 @@ TEST(Text, CuesDetected) {
   EXPECT_FALSE(has_cot_cue("what is the capital of france"));
   EXPECT_TRUE(has_rubric_cue("grade the following response on a scale of 1 to 10"));
   EXPECT_FALSE(has_rubric_cue("write a story about a dragon"));
-  EXPECT_TRUE(has_benchmark_shape("Which is a mammal?\nA) shark\nB) whale\nC) trout\nD) squid\nAnswer:"));
+  EXPECT_TRUE(
+      has_benchmark_shape("Which is a mammal?\nA) shark\nB) whale\nC) trout\nD) squid\nAnswer:"));
   EXPECT_FALSE(has_benchmark_shape("tell me a joke"));
 }
 
@@ -132,7 +146,8 @@ TEST(Classifier, LabelsClearPrompts) {
     return clf.classify(l, tools);
   };
   EXPECT_EQ(cls("Write a python function to reverse a linked list."), Capability::kCode);
-  EXPECT_EQ(cls("A baker makes 24 muffins and sells 3 boxes of 6. How many muffins are left?"), Capability::kMath);
+  EXPECT_EQ(cls("A baker makes 24 muffins and sells 3 boxes of 6. How many muffins are left?"),
+            Capability::kMath);
   EXPECT_EQ(cls("Translate this into Spanish: good morning"), Capability::kTranslation);
   EXPECT_EQ(cls("Summarize this paragraph for me"), Capability::kSummarization);
   EXPECT_EQ(cls("book a flight", true), Capability::kToolUse);
@@ -174,7 +189,8 @@ TEST(Engine, BulkBroadHarvesterIsFlaggedWithReasons) {
   // or over its context-free ones).
   bool coverage = false;
   for (auto& r : rep.accounts[0].reasons)
-    coverage |= r.signal == "capability_coverage" || r.signal == "context_free_breadth" || r.signal == "context_free_volume";
+    coverage |= r.signal == "capability_coverage" || r.signal == "context_free_breadth" ||
+                r.signal == "context_free_volume";
   EXPECT_TRUE(coverage);
 }
 
@@ -219,7 +235,8 @@ TEST(Engine, HarvestingCuesRaiseRisk) {
   for (int i = 0; i < 200; ++i) {
     f.ts = kT0 + i * kNsPerSec * 60;
     f.prompt_hash = static_cast<uint64_t>(i) + 1;
-    f.capability = static_cast<Capability>(i % kCapabilityCount);  // soft labels matter over a wide spectrum
+    f.capability =
+        static_cast<Capability>(i % kCapabilityCount);  // soft labels matter over a wide spectrum
     f.cot = false;
     f.logprobs = false;
     plain.add(f);
@@ -262,7 +279,9 @@ TEST(Engine, GenericSystemPromptIsNotAnApplication) {
   Req q;
   q.system = "You are a helpful assistant.";
   auto generic = extract_features(make("a", kT0, q), CapabilityClassifier::builtin(), scratch);
-  q.system = "You are the help-desk assistant of BrightCell Mobile. Keep answers under 120 words and escalate billing.";
+  q.system =
+      "You are the help-desk assistant of BrightCell Mobile. Keep answers under 120 words and "
+      "escalate billing.";
   auto own = extract_features(make("a", kT0, q), CapabilityClassifier::builtin(), scratch);
   EXPECT_TRUE(generic.has_system);
   EXPECT_FALSE(generic.app_system);
@@ -300,7 +319,8 @@ RecordFeatures feat(int i, Capability cap, bool multi_turn, bool system, uint64_
 TEST(Engine, ContextFreeHalfShowsThroughGenuineTraffic) {
   Profile genuine, mixed, harvester;
   for (int i = 0; i < 400; ++i) {
-    auto chat = feat(i, Capability::kConversation, /*multi_turn=*/i % 3 != 0, /*system=*/i % 3 != 1);
+    auto chat =
+        feat(i, Capability::kConversation, /*multi_turn=*/i % 3 != 0, /*system=*/i % 3 != 1);
     auto wide = feat(i, static_cast<Capability>(i % (kCapabilityCount - 1)), false, false);
     genuine.add(chat);
     mixed.add(i % 2 ? chat : wide);
@@ -325,7 +345,8 @@ TEST(Engine, RotatingWrappersScoreAndFixedFormatsDoNot) {
     rotating.add(feat(i, cap, false, false, 100 + i % 4));
     fixed.add(feat(i, cap, false, false, 100));
     two.add(feat(i, cap, false, false, 100 + i % 2));
-    auto again = feat(i % 4, cap, false, false, 200 + i % 4);  // the same four prompts over and over
+    auto again =
+        feat(i % 4, cap, false, false, 200 + i % 4);  // the same four prompts over and over
     again.ts = kT0 + i * 60 * kNsPerSec;
     retries.add(again);
   }
@@ -352,7 +373,8 @@ TEST(Engine, SplitSourceOnDisjointSameMixGroup) {
   EXPECT_GT(compute_signals(split, 20, &alike)[kSigSplitSource], 0.5);
   EXPECT_EQ(compute_signals(split, 20, &unlike)[kSigSplitSource], 0.0);
   EXPECT_LT(compute_signals(repeated, 20, &alike)[kSigSplitSource], 0.05);
-  EXPECT_EQ(compute_signals(split, 1, nullptr)[kSigSplitSource], 0.0);  // accounts alone: no such evidence
+  EXPECT_EQ(compute_signals(split, 1, nullptr)[kSigSplitSource],
+            0.0);  // accounts alone: no such evidence
 }
 
 // Linked accounts count as one actor hiding behind many, unless the links
@@ -432,7 +454,9 @@ TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
   const std::string w2 = "Help me with this task right now: ";
   const std::string rare = "Complete the following Python function carefully.\n\n";
   TimeNs t = kT0;
-  auto ip = [&] { return "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250)); };
+  auto ip = [&] {
+    return "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250));
+  };
   auto send = [&](const std::string& acct, const std::string& prompt, TimeNs created) {
     Req q;
     q.prompt = prompt;
@@ -462,6 +486,47 @@ TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
   EXPECT_EQ(other.cluster_size, 1u);
 }
 
+// Two aged accounts with nothing else in common (own addresses, own clients,
+// no creation burst) that rotate the same set of instruction wrappers around
+// varied content are linked: one script runs both. Two customers who both
+// reuse one phrasing (a single shared wrapper) are not.
+TEST(Engine, SharedWrapperSetLinksAccountsOneSharedWrapperDoesNot) {
+  Engine e;
+  const auto& p = broad_prompts();
+  const std::vector<std::string> wrappers = {
+      "Please answer the following thoroughly and accurately.\n\n",
+      "Help me with this task right now: ", "I need a careful and complete reply to this one.\n\n"};
+  // Each account on its own day (no synchronised activity either).
+  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = "198.51." + std::to_string(ip) + ".9";
+    q.ua = "client-of-" + acct;
+    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
+  };
+  for (int i = 0; i < 30; ++i) {
+    std::string item = p[(i * 7) % p.size()] + " #" + std::to_string(i);
+    send("script_a", 0, i, (i % 2 ? wrappers[(i / 2) % 3] : "") + item, 10);
+  }
+  for (int i = 0; i < 30; ++i) {
+    std::string item = p[(i * 7) % p.size()] + " #" + std::to_string(i);
+    send("script_b", 1, i, (i % 2 ? wrappers[(i / 2 + 1) % 3] : "") + item + " (b)", 20);
+  }
+  // Two customers who each start some requests with the same phrase.
+  for (int i = 0; i < 30; ++i)
+    send("customer_a", 2, i,
+         (i % 3 == 0 ? wrappers[0] : "") + p[(i * 5) % p.size()] + " @" + std::to_string(i), 30);
+  for (int i = 0; i < 30; ++i)
+    send("customer_b", 3, i,
+         (i % 3 == 0 ? wrappers[0] : "") + p[(i * 11) % p.size()] + " %" + std::to_string(i), 40);
+  auto a = e.lookup("script_a"), b = e.lookup("script_b");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->cluster_root, b->cluster_root);
+  EXPECT_GE(a->cluster_size, 2u);
+  EXPECT_EQ(e.lookup("customer_a")->cluster_size, 1u);
+  EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
+}
+
 // A legitimate customer: 40 keys behind one corporate block, one application
 // (fixed system prompt, narrow task). Linked, but not an attack.
 TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
@@ -471,8 +536,8 @@ TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
     for (int i = 0; i < 80; ++i) {
       Req q;
       q.system = "You are the support assistant of Acme Corp. Answer customer questions politely.";
-      q.prompt = "Customer message: I cannot log into my account number " + std::to_string(a * 1000 + i) +
-                 ", what should I do?";
+      q.prompt = "Customer message: I cannot log into my account number " +
+                 std::to_string(a * 1000 + i) + ", what should I do?";
       q.turns = 1 + (i % 3);
       q.ip = "10.1.2." + std::to_string(a);
       q.ua = "acme-backend/3.2";
