@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -29,6 +30,25 @@ TEST(ExchangeRecord, LatencyIsAPlainDecimal) {
   EXPECT_NE(to_json_line(*r).find(R"("latency_ms":20.971)"), std::string::npos) << to_json_line(*r);
   r->latency_ms = 0.0004;
   EXPECT_NE(to_json_line(*r).find(R"("latency_ms":0})"), std::string::npos) << to_json_line(*r);
+}
+
+// latency_ms is written as printf("%.3f") would, trailing zeros trimmed,
+// including its rounding of ties and large values.
+TEST(ExchangeRecord, LatencyMatchesPrintfRounding) {
+  ExchangeRecord r;
+  r.account = "a";
+  r.endpoint = "/v1/completions";
+  for (double v : {0.0, 1.0, 0.0625, 0.0005, 2.0005, 123.4565, 812.0, 20.97100, 1e10 + 0.25,
+                   1234567.891, 0.1 + 0.2, -0.0, 1e300}) {
+    r.latency_ms = v;
+    char buf[512];
+    int n = std::snprintf(buf, sizeof buf, "%.3f", v);
+    while (n > 0 && buf[n - 1] == '0') --n;
+    if (n > 0 && buf[n - 1] == '.') --n;
+    const std::string want = "\"latency_ms\":" + std::string(buf, static_cast<size_t>(n)) + "}";
+    const std::string line = to_json_line(r);
+    EXPECT_EQ(line.substr(line.size() - want.size()), want) << v;
+  }
 }
 
 TEST(ExchangeRecord, KeepsUnknownFields) {
@@ -188,6 +208,69 @@ TEST(ExchangeRecord, EscapesKeysAndValues) {
   auto back = parse_exchange_record(line);
   ASSERT_TRUE(back.ok()) << line;
   EXPECT_EQ(back->account, r.account);
+  EXPECT_EQ(to_json_line(*back), line);
+}
+
+// to_json_line writes JSON itself; it must match Boost.JSON's serializer byte
+// for byte (the audit chain hashes these bytes, and lines written before and
+// after must read the same).
+TEST(ExchangeRecord, WritesJsonExactlyAsBoostSerializes) {
+  namespace json = boost::json;
+  json::object req;
+  // Every ASCII byte, and each escaped byte at every offset of strings of 0 to
+  // 40 bytes (the scanner takes 8 bytes a step), next to multi-byte UTF-8.
+  std::string all;
+  for (int c = 1; c < 128; ++c) all.push_back(static_cast<char>(c));
+  all.push_back('\0');
+  json::array strings;
+  strings.emplace_back(json::string_view(all.data(), all.size()));
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f', '\x7f', '\t', '\x0b'}) {
+    for (size_t len = 0; len <= 40; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = special;
+        strings.emplace_back(s);
+      }
+    }
+  }
+  strings.emplace_back("caf\u00e9 \u4e2d\u6587 \U0001F600 \xe2\x80\xa8");
+  req["strings"] = std::move(strings);
+  req["numbers"] = json::array{0,    -1,    INT64_MIN, INT64_MAX, UINT64_MAX, 0.7,
+                               -0.0, 1e300, 1.5e-7,    2.0,       123456.789};
+  req["nested"] = json::parse(R"({"a":[[],{},[{"b":null,"c":true,"d":false}]],"":"","k\"\n":[1]})");
+  req["messages"] = json::parse(R"([{"role":"user","content":"Say \"hi\"\u0000\nand \\ bye"}])");
+
+  ExchangeRecord r;
+  r.ts = 1'700'000'000LL * kNsPerSec;
+  r.account = all;
+  r.endpoint = "/v1/chat/completions";
+  r.request = req;
+  r.response = json::object{{"choices", json::array{json::object{{"text", all}}}}};
+  r.status = 200;
+  r.extra["x\x01y"] = json::array{1.25, "z", nullptr};
+  r.extra["n"] = 7;
+
+  std::string want = R"({"ts":")";
+  want += format_rfc3339(r.ts);
+  want += R"(","account":)";
+  want += json::serialize(json::value(json::string_view(all.data(), all.size())));
+  want += R"(,"endpoint":"/v1/chat/completions","request":)";
+  want += json::serialize(r.request);
+  want += R"(,"response":)";
+  want += json::serialize(*r.response);
+  want += R"(,"status":200)";
+  for (const auto& kv : r.extra) {
+    want += ',';
+    want += json::serialize(json::value(kv.key()));
+    want += ':';
+    want += json::serialize(kv.value());
+  }
+  want += "}";
+  const std::string line = to_json_line(r);
+  EXPECT_EQ(line, want);
+  auto back = parse_exchange_record(line);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->account, all);
   EXPECT_EQ(to_json_line(*back), line);
 }
 
