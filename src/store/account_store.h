@@ -14,6 +14,9 @@
 // from an in-memory cache (see the backend headers) and must stay correct
 // while another process (the CLI) edits the same store: a new key works on the
 // next request, a revoked key or a disabled account stops working within ~1 s.
+// generation() lets a caller keep authenticate() answers of its own (the auth
+// stage's per-thread cache) without weakening that: it changes whenever an
+// answer may have changed.
 //
 // Thread-safety: every method is thread-safe.
 #pragma once
@@ -58,6 +61,12 @@ class AccountStore {
   // kPermissionDenied: the key's account is disabled (-> 403 account_disabled).
   // kUnavailable: the store could not be read (-> fail closed, 503).
   virtual Result<AccountInfo> authenticate(std::string_view secret) = 0;
+  // Grows whenever an authenticate() answer may have changed: a key created or
+  // revoked, an account created, disabled or re-tiered, by this process or by
+  // another one editing the same store (then at the latest when the backend
+  // notices, i.e. within the interval above). An answer obtained after reading
+  // generation() == g stays valid for as long as generation() == g.
+  virtual uint64_t generation() const = 0;
 
   // Management (CLI, admin API). Names: 1-64 chars of [A-Za-z0-9._@-].
   // kAlreadyExists, kInvalidArgument (bad name), kNotFound (unknown account).

@@ -22,16 +22,16 @@ class ScratchCleanup : public ::testing::Environment {
  public:
   void TearDown() override {
     std::error_code ec;
-    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
-                                    ("dg_store_test_" + std::to_string(::getpid())),
-                                ec);
+    std::filesystem::remove_all(
+        std::filesystem::temp_directory_path() / ("dg_store_test_" + std::to_string(::getpid())),
+        ec);
   }
 };
 const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
 
 std::string temp_db(const char* name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("dg_store_test_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("dg_store_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto p = dir / name;
   std::filesystem::remove(p);
@@ -53,6 +53,7 @@ void exercise(AccountStore& s) {
   EXPECT_EQ(k->secret.size(), 46u);
   EXPECT_EQ(k->key.key_id.rfind("key_", 0), 0u);
 
+  uint64_t gen = s.generation();
   auto info = s.authenticate(k->secret);
   ASSERT_TRUE(info.ok()) << info.status().to_string();
   EXPECT_EQ(info->account, "alice");
@@ -63,7 +64,10 @@ void exercise(AccountStore& s) {
   EXPECT_EQ(s.authenticate("dg-nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(s.authenticate(k->secret + "x").status().code(), StatusCode::kNotFound);
 
+  EXPECT_EQ(s.generation(), gen);  // reads change nothing
   ASSERT_TRUE(s.set_tier("alice", "verified").ok());
+  EXPECT_GT(s.generation(), gen);  // every write may change an answer
+  gen = s.generation();
   EXPECT_EQ(s.authenticate(k->secret)->tier, "verified");
 
   ASSERT_TRUE(s.set_disabled("alice", true).ok());
@@ -72,7 +76,10 @@ void exercise(AccountStore& s) {
   EXPECT_TRUE(s.authenticate(k->secret).ok());
   EXPECT_EQ(s.set_disabled("nobody", true).code(), StatusCode::kNotFound);
 
+  EXPECT_GT(s.generation(), gen);
+  gen = s.generation();
   ASSERT_TRUE(s.revoke_key(k->key.key_id).ok());
+  EXPECT_GT(s.generation(), gen);
   EXPECT_EQ(s.authenticate(k->secret).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(s.revoke_key("key_nothere").code(), StatusCode::kNotFound);
 
@@ -130,9 +137,9 @@ TEST(KeyHashing, SecretsAreRandomAndNeverStored) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
   bool found_secret = false, found_hash = false;
-  for (const char* sql : {"SELECT key_id, account, secret_sha256 FROM api_keys",
-                          "SELECT kind, name, '' FROM account_changes",
-                          "SELECT name, tier, '' FROM accounts"}) {
+  for (const char* sql :
+       {"SELECT key_id, account, secret_sha256 FROM api_keys",
+        "SELECT kind, name, '' FROM account_changes", "SELECT name, tier, '' FROM accounts"}) {
     sqlite3_stmt* st = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -181,10 +188,13 @@ TEST(AccountStore, SeesChangesFromAnotherConnection) {
   EXPECT_TRUE((*server)->authenticate(k->secret).ok());
   EXPECT_TRUE((*server)->authenticate(k->secret).ok());  // now from the cache
 
+  const uint64_t gen = (*server)->generation();
   ASSERT_TRUE((*cli)->set_disabled("dave", true).ok());
   EXPECT_TRUE(eventually([&] {
     return (*server)->authenticate(k->secret).status().code() == StatusCode::kPermissionDenied;
   }));
+  // The watcher's invalidation is visible to callers' caches too.
+  EXPECT_GT((*server)->generation(), gen);
   ASSERT_TRUE((*cli)->set_disabled("dave", false).ok());
   EXPECT_TRUE(eventually([&] { return (*server)->authenticate(k->secret).ok(); }));
   ASSERT_TRUE((*cli)->set_tier("dave", "enterprise").ok());
@@ -193,9 +203,8 @@ TEST(AccountStore, SeesChangesFromAnotherConnection) {
     return r.ok() && r->tier == "enterprise";
   }));
   ASSERT_TRUE((*cli)->revoke_key(k->key.key_id).ok());
-  EXPECT_TRUE(eventually([&] {
-    return (*server)->authenticate(k->secret).status().code() == StatusCode::kNotFound;
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return (*server)->authenticate(k->secret).status().code() == StatusCode::kNotFound; }));
 }
 
 TEST(AccountStore, UnknownKeysAreCachedNegativelyForAWhile) {

@@ -49,6 +49,26 @@ grep -q '"content":"w0 w1 "' "$DG_TMP/r.json" || fail "authorized request: $(cat
 grep -qi '^x-ratelimit-remaining-requests:' "$DG_TMP/h.txt" || fail "no x-ratelimit headers: $(cat "$DG_TMP/h.txt")"
 ok "200 with x-ratelimit headers"
 
+# A key in use (so in the gateway's per-thread cache) stops within the
+# store's interval once the CLI disables its account or revokes it.
+dg accounts create later --tier big > /dev/null
+LATER=$(dg keys create --account later 2>/dev/null | sed -n 's/^secret: //p')
+LATER_ID=$(dg keys list --account later | awk 'NR==2{print $1}')
+later() { curl -s -o "$DG_TMP/r.json" -w '%{http_code}' "$B/v1/chat/completions" -H "Authorization: Bearer $LATER" -d "$BODY"; }
+until_code() {  # until_code WANT: retries for ~2 s
+  local c=""
+  for i in $(seq 1 40); do c=$(later); [ "$c" = "$1" ] && return 0; sleep 0.05; done
+  echo "$c"; return 1
+}
+for i in 1 2 3; do [ "$(later)" = 200 ] || fail "key in use: $(cat "$DG_TMP/r.json")"; done
+dg accounts disable later > /dev/null
+until_code 403 > /dev/null || fail "cached key of a disabled account still accepted"
+dg accounts enable later > /dev/null
+until_code 200 > /dev/null || fail "re-enabled account still refused"
+dg keys revoke "$LATER_ID" > /dev/null
+until_code 401 > /dev/null || fail "cached revoked key still accepted"
+ok "a key in use stops once disabled (403) or revoked (401) while the gateway runs"
+
 # Exhaust the tiny tier: a 429 with Retry-After and the x-ratelimit-* headers.
 got429=0
 for i in $(seq 1 30); do

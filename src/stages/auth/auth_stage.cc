@@ -1,12 +1,34 @@
 #include "stages/auth/auth_stage.h"
 
+#include <atomic>
+#include <string>
+#include <unordered_map>
+
+#include "common/hash.h"
+
 namespace dg {
 
 namespace {
 
+struct SecretHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return hash64(s); }
+};
+
+// One per thread: the accepted keys of one stage instance at one store
+// generation (another instance or generation empties it first).
+struct AuthCache {
+  uint64_t owner = 0;  // AuthStage::id_
+  uint64_t generation = 0;
+  std::unordered_map<std::string, AccountInfo, SecretHash, std::equal_to<>> map;
+};
+
+std::atomic<uint64_t> next_stage_id{1};
+
 class AuthStage final : public Stage {
  public:
-  AuthStage(AccountStore& store, StageMode mode) : store_(store), mode_(mode) {}
+  AuthStage(AccountStore& store, StageMode mode)
+      : store_(store), mode_(mode), id_(next_stage_id.fetch_add(1, std::memory_order_relaxed)) {}
 
   std::string_view name() const override { return "auth"; }
 
@@ -17,9 +39,22 @@ class AuthStage final : public Stage {
                     "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                     "missing key");
     }
+    static thread_local AuthCache cache;
+    // Read before asking the store: an answer is only as fresh as the generation it follows.
+    const uint64_t generation = store_.generation();
+    if (cache.owner != id_ || cache.generation != generation) {
+      cache.map.clear();
+      cache.owner = id_;
+      cache.generation = generation;
+    }
+    if (auto it = cache.map.find(std::string_view(ctx.bearer_token)); it != cache.map.end()) {
+      ctx.account = it->second;
+      return FilterStatus::kContinue;
+    }
     auto r = store_.authenticate(ctx.bearer_token);
     if (r.ok()) {
-      ctx.account = std::move(r).value();
+      if (cache.map.size() >= kAuthCacheEntries) cache.map.clear();
+      ctx.account = cache.map.emplace(ctx.bearer_token, std::move(r).value()).first->second;
       return FilterStatus::kContinue;
     }
     switch (r.status().code()) {
@@ -61,6 +96,7 @@ class AuthStage final : public Stage {
 
   AccountStore& store_;
   StageMode mode_;
+  const uint64_t id_;  // tells this instance's cache entries from another's
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "store/memory/memory_account_store.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -25,10 +26,13 @@ class MemoryAccountStore final : public AccountStore {
     return AccountInfo{a.name, key.key_id, a.tier, a.created};
   }
 
+  uint64_t generation() const override { return generation_.load(std::memory_order_acquire); }
+
   Result<Account> create_account(std::string_view name, std::string_view tier) override {
     DG_RETURN_IF_ERROR(validate_account_name(name));
     if (tier.empty()) return invalid_argument("tier must not be empty");
     std::unique_lock lock(mu_);
+    changed();
     if (accounts_.count(std::string(name))) {
       return already_exists("account '" + std::string(name) + "' already exists");
     }
@@ -53,6 +57,7 @@ class MemoryAccountStore final : public AccountStore {
 
   Status set_disabled(std::string_view name, bool disabled) override {
     std::unique_lock lock(mu_);
+    changed();
     auto it = accounts_.find(std::string(name));
     if (it == accounts_.end()) return not_found("no account '" + std::string(name) + "'");
     it->second.disabled = disabled;
@@ -62,6 +67,7 @@ class MemoryAccountStore final : public AccountStore {
   Status set_tier(std::string_view name, std::string_view tier) override {
     if (tier.empty()) return invalid_argument("tier must not be empty");
     std::unique_lock lock(mu_);
+    changed();
     auto it = accounts_.find(std::string(name));
     if (it == accounts_.end()) return not_found("no account '" + std::string(name) + "'");
     it->second.tier = std::string(tier);
@@ -77,6 +83,7 @@ class MemoryAccountStore final : public AccountStore {
     if (secret.size() < 16) return invalid_argument("a key secret needs at least 16 characters");
     std::string h = hash_key_secret(secret);
     std::unique_lock lock(mu_);
+    changed();
     if (!accounts_.count(std::string(account))) {
       return not_found("no account '" + std::string(account) + "'");
     }
@@ -98,6 +105,7 @@ class MemoryAccountStore final : public AccountStore {
 
   Status revoke_key(std::string_view key_id) override {
     std::unique_lock lock(mu_);
+    changed();
     auto it = keys_.find(std::string(key_id));
     if (it == keys_.end()) return not_found("no key '" + std::string(key_id) + "'");
     it->second.revoked = true;
@@ -105,7 +113,11 @@ class MemoryAccountStore final : public AccountStore {
   }
 
  private:
+  // Called by every write, under the lock: answers read before it may be stale.
+  void changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
   Clock& clock_;
+  std::atomic<uint64_t> generation_{0};
   std::shared_mutex mu_;
   std::map<std::string, Account> accounts_;
   std::map<std::string, ApiKey> keys_;

@@ -148,6 +148,8 @@ class SqliteAccountStore final : public AccountStore {
     return finish(info, e);
   }
 
+  uint64_t generation() const override { return generation_.load(std::memory_order_acquire); }
+
   // ------------------------------------------------------------- management
   Result<Account> create_account(std::string_view name, std::string_view tier) override {
     DG_RETURN_IF_ERROR(validate_account_name(name));
