@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,8 +12,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
 
@@ -60,7 +61,19 @@ void append_headers(std::string& out, const HeaderList& extra) {
 // ---------------------------------------------------------------- Connection
 
 Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
-    : server_(server), worker_(worker), stream_(std::move(socket)) {
+    : server_(server),
+      worker_(worker),
+      stream_(std::move(socket)),
+      timeout_(
+          stream_.get_executor(),
+          std::min({server.options().keepalive_timeout, server.options().read_timeout,
+                    server.options().write_timeout}),
+          [](void* c) {
+            boost::system::error_code ec;
+            static_cast<Connection*>(c)->stream_.socket().cancel(
+                ec);  // the timed-out operation fails
+          },
+          this) {
   boost::system::error_code ec;
   stream_.socket().non_blocking(true, ec);  // for the speculative writes
   auto ep = stream_.socket().remote_endpoint(ec);
@@ -71,7 +84,8 @@ Connection::Connection(Server& server, int worker, net::ip::tcp::socket socket)
 
 bool Connection::try_write(std::string_view& a, std::string_view& b) {
   // Most writes fit the socket buffer: one non-blocking send, no timer.
-  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()),
+                                        net::buffer(b.data(), b.size())};
   boost::system::error_code wec;
   size_t sent = stream_.socket().write_some(bufs, wec);
   if (!wec && sent == a.size() + b.size()) return true;
@@ -89,10 +103,12 @@ bool Connection::try_write(std::string_view& a, std::string_view& b) {
 }
 
 net::awaitable<bool> Connection::write_rest(std::string_view a, std::string_view b) {
-  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
-  stream_.expires_after(server_.options().write_timeout);
+  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()),
+                                        net::buffer(b.data(), b.size())};
+  timeout_.begin(server_.options().write_timeout);
   auto [ec, n] = co_await net::async_write(stream_, bufs, kNothrow);
   (void)n;
+  timeout_.end();
   if (ec) {
     client_gone_ = true;
     co_return false;
@@ -152,7 +168,8 @@ net::awaitable<bool> Connection::write_chunk(std::string_view data) {
   int n = std::snprintf(prefix, sizeof prefix, "%zx\r\n", data.size());
   std::string_view pre(prefix, static_cast<size_t>(n));
   static constexpr std::string_view kCrlf = "\r\n";
-  std::array<net::const_buffer, 3> bufs{net::buffer(pre.data(), pre.size()), net::buffer(data.data(), data.size()),
+  std::array<net::const_buffer, 3> bufs{net::buffer(pre.data(), pre.size()),
+                                        net::buffer(data.data(), data.size()),
                                         net::buffer(kCrlf.data(), kCrlf.size())};
   const size_t total = pre.size() + data.size() + kCrlf.size();
   boost::system::error_code wec;
@@ -170,7 +187,9 @@ net::awaitable<bool> Connection::write_chunk(std::string_view data) {
   co_return co_await write_rest(rest, {});
 }
 
-net::awaitable<bool> Connection::write_stream_end() { co_return co_await write_buffers("0\r\n\r\n"); }
+net::awaitable<bool> Connection::write_stream_end() {
+  co_return co_await write_buffers("0\r\n\r\n");
+}
 
 void Connection::start_watch(void (*on_gone)(void*), void* arg) {
   watching_ = true;
@@ -197,10 +216,9 @@ void Connection::stop_watch() {
 void Connection::arm_watch() {
   ++watch_waits_;
   const uint64_t generation = watch_generation_;
-  stream_.socket().async_wait(net::socket_base::wait_read,
-                              [this, generation](const boost::system::error_code& ec) {
-                                on_watch_ready(ec, generation);
-                              });
+  stream_.socket().async_wait(
+      net::socket_base::wait_read,
+      [this, generation](const boost::system::error_code& ec) { on_watch_ready(ec, generation); });
 }
 
 void Connection::on_watch_ready(const boost::system::error_code& ec, uint64_t generation) {
@@ -242,9 +260,10 @@ net::awaitable<void> Connection::run() {
     parser.header_limit(static_cast<uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
     idle_ = true;
-    stream_.expires_after(opt.keepalive_timeout);
+    timeout_.begin(opt.keepalive_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNothrow);
     (void)n;
+    timeout_.end();
     idle_ = false;
     bool too_large = false;
     if (ec == bhttp::error::body_limit) {  // Content-Length above the limit
@@ -253,8 +272,7 @@ net::awaitable<void> Connection::run() {
     }
     if (ec) {
       if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
-          ec != bhttp::error::end_of_stream &&
-          ec != bhttp::error::partial_message) {
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         keep_alive_ = false;
         std::string body = error_body("could not parse the HTTP request: " + ec.message(),
                                       "invalid_request_error", "bad_http");
@@ -286,9 +304,10 @@ net::awaitable<void> Connection::run() {
         if (beast::iequals(expect, "100-continue")) {
           if (!co_await write_buffers("HTTP/1.1 100 Continue\r\n\r\n")) break;
         }
-        stream_.expires_after(opt.read_timeout);
+        timeout_.begin(opt.read_timeout);
         auto [ec2, n2] = co_await bhttp::async_read(stream_, buffer_, parser, kNothrow);
         (void)n2;
+        timeout_.end();
         if (ec2 == bhttp::error::body_limit) {
           too_large = true;
         } else if (ec2) {
@@ -298,7 +317,6 @@ net::awaitable<void> Connection::run() {
     }
     keep_alive_ = parser.get().keep_alive() && !too_large;
     Request req = parser.release();
-    stream_.expires_never();
     co_await server_.handler().handle(req, too_large, *this);
     linger = too_large;
     if (!keep_alive_ || client_gone_) break;
@@ -311,12 +329,13 @@ net::awaitable<void> Connection::run() {
     // it. Drain (bounded in bytes and time) until the client closes.
     char scratch[16384];
     size_t drained = 0;
-    stream_.expires_after(std::chrono::seconds(2));
+    timeout_.begin(std::chrono::seconds(2));
     while (drained < (8u << 20)) {
       auto [rec, rn] = co_await stream_.async_read_some(net::buffer(scratch), kNothrow);
       if (rec) break;
       drained += rn;
     }
+    timeout_.end();
   }
   stream_.socket().close(ec);
   // A cancelled client watch may still have its completion queued: it refers
@@ -339,7 +358,8 @@ net::awaitable<void> run_connection(std::unique_ptr<Connection> c) {
 
 }  // namespace
 
-Server::Server(const ServerOptions& options, Handler& handler) : options_(options), handler_(handler) {}
+Server::Server(const ServerOptions& options, Handler& handler)
+    : options_(options), handler_(handler) {}
 
 Server::~Server() { stop(); }
 
@@ -357,8 +377,8 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options, Han
   if (!ec) acc->bind(ep, ec);
   if (!ec) acc->listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " +
-                       ec.message());
+    return unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                       ": " + ec.message());
   }
   s->port_ = acc->local_endpoint(ec).port();
   s->acceptor_ = std::move(acc);

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "distillguard/status.h"
+#include "http/op_timeout.h"
 
 namespace dg::http {
 
@@ -57,9 +58,9 @@ using Request = beast::http::request<beast::http::string_body>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;                 // 0 = any free port (see local_port())
-  int io_threads = 1;                // >= 1
-  size_t max_body_bytes = 4 << 20;   // larger request bodies -> body_too_large
+  uint16_t port = 0;                // 0 = any free port (see local_port())
+  int io_threads = 1;               // >= 1
+  size_t max_body_bytes = 4 << 20;  // larger request bodies -> body_too_large
   size_t max_header_bytes = 64 << 10;
   std::chrono::milliseconds keepalive_timeout{60000};  // idle between requests
   std::chrono::milliseconds read_timeout{30000};       // reading one request
@@ -101,7 +102,9 @@ class Connection {
   void stop_watch();
   class WatchGuard {
    public:
-    WatchGuard(Connection& c, void (*on_gone)(void*), void* arg) : c_(c) { c_.start_watch(on_gone, arg); }
+    WatchGuard(Connection& c, void (*on_gone)(void*), void* arg) : c_(c) {
+      c_.start_watch(on_gone, arg);
+    }
     ~WatchGuard() { c_.stop_watch(); }
     WatchGuard(const WatchGuard&) = delete;
     WatchGuard& operator=(const WatchGuard&) = delete;
@@ -125,7 +128,8 @@ class Connection {
 
   Server& server_;
   int worker_;
-  beast::tcp_stream stream_;
+  beast::tcp_stream stream_;  // no deadlines of its own: timeout_ times the reads and writes
+  OpTimeout timeout_;
   beast::flat_buffer buffer_;
   std::string remote_ip_;
   std::string head_;  // reused for response heads

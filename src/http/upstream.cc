@@ -20,12 +20,16 @@ Result<UpstreamTarget> UpstreamTarget::from_url(std::string_view url) {
   boost::urls::url_view u = *parsed;
   UpstreamTarget t;
   std::string scheme(u.scheme());
-  if (scheme == "https") t.tls = true;
+  if (scheme == "https")
+    t.tls = true;
   else if (scheme != "http")
-    return invalid_argument("upstream url '" + std::string(url) + "': scheme must be http or https");
+    return invalid_argument("upstream url '" + std::string(url) +
+                            "': scheme must be http or https");
   t.host = std::string(u.host_address());
-  if (t.host.empty()) return invalid_argument("upstream url '" + std::string(url) + "' has no host");
-  if (!t.host.empty() && t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
+  if (t.host.empty())
+    return invalid_argument("upstream url '" + std::string(url) + "' has no host");
+  if (!t.host.empty() && t.host.front() == '[' && t.host.back() == ']')
+    t.host = t.host.substr(1, t.host.size() - 2);
   t.port = u.has_port() ? std::string(u.port()) : (t.tls ? "443" : "80");
   t.host_header = std::string(u.encoded_host_and_port());
   std::string path(u.encoded_path());
@@ -41,10 +45,19 @@ bool UpstreamTarget::serves(std::string_view model) const {
   return false;
 }
 
-UpstreamConn::UpstreamConn(net::io_context& ioc, size_t target, net::ssl::context* tls)
-    : target_(target) {
-  if (tls) ssl_ = std::make_unique<SslStream>(ioc, *tls);
-  else tcp_ = std::make_unique<beast::tcp_stream>(ioc);
+UpstreamConn::UpstreamConn(net::io_context& ioc, size_t target, net::ssl::context* tls,
+                           std::chrono::milliseconds shortest)
+    : timeout(
+          ioc.get_executor(), shortest, [](void* c) { static_cast<UpstreamConn*>(c)->close(); },
+          this),
+      target_(target) {
+  if (tls)
+    ssl_ = std::make_unique<SslStream>(ioc, *tls);
+  else
+    tcp_ = std::make_unique<beast::tcp_stream>(ioc);
+  // Room for a typical response head and body in one read (Beast reads at
+  // most the buffer's free capacity, at least 512 bytes).
+  buffer_.reserve(4096);
 }
 
 void UpstreamConn::close() {
@@ -52,11 +65,13 @@ void UpstreamConn::close() {
   tcp().socket().close(ec);
 }
 
-Result<std::shared_ptr<const UpstreamSet>> UpstreamSet::create(std::vector<UpstreamTarget> targets) {
+Result<std::shared_ptr<const UpstreamSet>> UpstreamSet::create(
+    std::vector<UpstreamTarget> targets) {
   auto s = std::make_shared<UpstreamSet>();
   for (auto& t : targets) {
     auto prefix = [&](std::string_view path) {
-      std::string h = "POST " + t.base_path + std::string(path) + " HTTP/1.1\r\nHost: " + t.host_header +
+      std::string h = "POST " + t.base_path + std::string(path) +
+                      " HTTP/1.1\r\nHost: " + t.host_header +
                       "\r\nContent-Type: application/json\r\n";
       if (!t.api_key.empty()) h += "Authorization: Bearer " + t.api_key + "\r\n";
       h += "Content-Length: ";
@@ -77,10 +92,13 @@ Result<std::shared_ptr<const UpstreamSet>> UpstreamSet::create(std::vector<Upstr
       ctx->set_verify_mode(net::ssl::verify_peer, ec);
       if (!t.ca_file.empty()) {
         ctx->load_verify_file(t.ca_file, ec);
-        if (ec) return invalid_argument("upstream '" + t.name + "': cannot load ca_file '" + t.ca_file + "': " + ec.message());
+        if (ec)
+          return invalid_argument("upstream '" + t.name + "': cannot load ca_file '" + t.ca_file +
+                                  "': " + ec.message());
       } else {
         ctx->set_default_verify_paths(ec);
-        if (ec) return invalid_argument("upstream '" + t.name + "': no system CA store: " + ec.message());
+        if (ec)
+          return invalid_argument("upstream '" + t.name + "': no system CA store: " + ec.message());
       }
     } else {
       ctx->set_verify_mode(net::ssl::verify_none, ec);
@@ -109,7 +127,6 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConn> c) {
   size_t cap = set_->targets()[c->target()].pool_size;
   if (cap == 0) return;
   if (v.size() >= cap) v.erase(v.begin());  // drop the oldest
-  c->tcp().expires_never();
   v.push_back(std::move(c));
 }
 
@@ -121,17 +138,22 @@ size_t UpstreamPool::idle_count() const {
 
 net::awaitable<Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(size_t target) {
   const UpstreamTarget& t = set_->targets()[target];
-  auto c = std::make_unique<UpstreamConn>(ioc_, target, set_->tls_context(target));
+  auto c = std::make_unique<UpstreamConn>(ioc_, target, set_->tls_context(target),
+                                          std::min(t.first_byte_timeout, t.idle_timeout));
   net::ip::tcp::resolver resolver(ioc_);
   auto [rec, results] = co_await resolver.async_resolve(t.host, t.port, kNothrow);
-  if (rec) co_return unavailable("upstream '" + t.name + "': cannot resolve " + t.host + ": " + rec.message());
+  if (rec)
+    co_return unavailable("upstream '" + t.name + "': cannot resolve " + t.host + ": " +
+                          rec.message());
   beast::tcp_stream& tcp = c->tcp();
   tcp.expires_after(t.connect_timeout);
   auto [cec, ep] = co_await tcp.async_connect(results, kNothrow);
   (void)ep;
   if (cec == beast::error::timeout)
     co_return Status(StatusCode::kDeadlineExceeded, "upstream '" + t.name + "': connect timed out");
-  if (cec) co_return unavailable("upstream '" + t.name + "': connect to " + t.host + ":" + t.port + ": " + cec.message());
+  if (cec)
+    co_return unavailable("upstream '" + t.name + "': connect to " + t.host + ":" + t.port + ": " +
+                          cec.message());
   boost::system::error_code ec;
   tcp.socket().set_option(net::ip::tcp::no_delay(true), ec);
   if (c->tls()) {
@@ -141,7 +163,8 @@ net::awaitable<Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(size
     if (t.tls_verify) ssl.set_verify_callback(net::ssl::host_name_verification(t.host));
     auto [hec] = co_await ssl.async_handshake(net::ssl::stream_base::client, kNothrow);
     if (hec == beast::error::timeout)
-      co_return Status(StatusCode::kDeadlineExceeded, "upstream '" + t.name + "': TLS handshake timed out");
+      co_return Status(StatusCode::kDeadlineExceeded,
+                       "upstream '" + t.name + "': TLS handshake timed out");
     if (hec) co_return unavailable("upstream '" + t.name + "': TLS handshake: " + hec.message());
   }
   tcp.expires_never();

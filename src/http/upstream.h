@@ -2,10 +2,11 @@
 // servers, plain HTTP or TLS (OpenSSL through beast::ssl_stream: SNI, certificate
 // and host name verification on by default, optional CA file).
 //
-// Timeouts (beast::tcp_stream deadlines): connect (TCP + TLS handshake),
-// first byte (request sent -> response head), idle (max silence between two
-// reads of the body). An expired deadline closes the socket and the pending
-// operation fails with beast::error::timeout.
+// Timeouts: connect (TCP + TLS handshake; a beast::tcp_stream deadline, once
+// per connection), first byte (request sent -> response head) and idle (max
+// silence between two reads of the body), timed by the connection's
+// OpTimeout (no timer armed per read). An expired timeout closes the socket:
+// the pending operation fails and UpstreamConn::timeout.expired() is true.
 //
 // Pools are per worker thread (UpstreamPool is thread-confined: one per
 // io_context), so taking and returning a connection takes no lock. A
@@ -14,13 +15,13 @@
 // upstream and drops the oldest beyond that.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "distillguard/status.h"
+#include "http/op_timeout.h"
 
 namespace dg::http {
 
@@ -37,11 +39,11 @@ namespace beast = boost::beast;
 struct UpstreamTarget {
   std::string name;
   bool tls = false;
-  std::string host;         // DNS name or address (also the TLS SNI / verified name)
-  std::string port;         // "80", "443", ...
-  std::string base_path;    // path prefix replacing "/v1", e.g. "/v1" or "/openai/v1"
-  std::string host_header;  // "host[:port]" as sent
-  std::string api_key;      // "" = no Authorization header to the upstream
+  std::string host;                 // DNS name or address (also the TLS SNI / verified name)
+  std::string port;                 // "80", "443", ...
+  std::string base_path;            // path prefix replacing "/v1", e.g. "/v1" or "/openai/v1"
+  std::string host_header;          // "host[:port]" as sent
+  std::string api_key;              // "" = no Authorization header to the upstream
   std::vector<std::string> models;  // served model names; "*" = any
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds first_byte_timeout{60000};
@@ -66,7 +68,9 @@ struct UpstreamTarget {
 class UpstreamConn {
  public:
   using SslStream = beast::ssl_stream<beast::tcp_stream>;
-  UpstreamConn(net::io_context& ioc, size_t target, net::ssl::context* tls);
+  // `shortest`: the shortest of the target's first-byte and idle timeouts.
+  UpstreamConn(net::io_context& ioc, size_t target, net::ssl::context* tls,
+               std::chrono::milliseconds shortest);
 
   size_t target() const { return target_; }
   bool tls() const { return ssl_ != nullptr; }
@@ -77,6 +81,9 @@ class UpstreamConn {
   int uses = 0;
   // Scratch for reading response bodies (reused with the connection).
   std::array<char, 16384> body_buf;
+  // Times the reads of the current exchange (begin/end around each); on
+  // expiry the connection is closed.
+  OpTimeout timeout;
   // Closes the socket; pending operations fail at once. Safe to call twice.
   void close();
 

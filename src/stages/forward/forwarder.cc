@@ -2,7 +2,6 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -131,7 +130,8 @@ class Capture {
                        data.find("\"usage\":null") == std::string_view::npos &&
                        data.find("\"usage\": null") == std::string_view::npos;
       if (keep_content_ || has_usage) {
-        ScanResult r = scanner().scan(data, chat_ ? ResponseShape::kChatChunk : ResponseShape::kText);
+        ScanResult r =
+            scanner().scan(data, chat_ ? ResponseShape::kChatChunk : ResponseShape::kText);
         if (r.ok && !r.has_error) {
           apply(r, true);
           return;
@@ -178,7 +178,8 @@ class Capture {
     // rehash, no copy when it is moved into place).
     const json::storage_ptr sp = ctx.response_summary.storage();
     int64_t completion_est = 0;
-    for (const auto& c : choices_) completion_est += static_cast<int64_t>(c.content.size() + c.reasoning.size());
+    for (const auto& c : choices_)
+      completion_est += static_cast<int64_t>(c.content.size() + c.reasoning.size());
     completion_est = std::max<int64_t>((completion_est + content_chars_) / 4, content_chunks_);
     json::object usage(3, sp);
     if (have_usage_) {
@@ -203,9 +204,12 @@ class Capture {
       const Choice& ch = choices_[i];
       json::object c(3, sp);
       c.emplace("index", static_cast<int64_t>(i));
-      if (!ch.finish.empty()) c.emplace("finish_reason", json::string_view(ch.finish));
-      else if (i == 0 && !last_finish_.empty()) c.emplace("finish_reason", json::string_view(last_finish_));
-      else c.emplace("finish_reason", nullptr);
+      if (!ch.finish.empty())
+        c.emplace("finish_reason", json::string_view(ch.finish));
+      else if (i == 0 && !last_finish_.empty())
+        c.emplace("finish_reason", json::string_view(last_finish_));
+      else
+        c.emplace("finish_reason", nullptr);
       if (keep_content_) {
         json::object m(3, sp);
         m.emplace("role", "assistant");
@@ -255,8 +259,10 @@ class Capture {
     }
   }
   void add_text(std::string_view text, std::string& out) {
-    if (keep_content_) out.append(text);
-    else content_chars_ += static_cast<int64_t>(text.size());
+    if (keep_content_)
+      out.append(text);
+    else
+      content_chars_ += static_cast<int64_t>(text.size());
   }
 
   Choice& choice(const json::object& c) {
@@ -288,8 +294,10 @@ class Capture {
   void take_text(const json::object& o, std::string_view key, std::string& out) {
     auto f = o.find(key);
     if (f == o.end() || !f->value().is_string()) return;
-    if (keep_content_) out.append(f->value().get_string());
-    else content_chars_ += static_cast<int64_t>(f->value().get_string().size());
+    if (keep_content_)
+      out.append(f->value().get_string());
+    else
+      content_chars_ += static_cast<int64_t>(f->value().get_string().size());
   }
 
   bool keep_content_;
@@ -320,13 +328,15 @@ struct Exchange {
   UpstreamConn* current = nullptr;  // the upstream connection in use, for cancel
 };
 
-LocalReply upstream_error_reply(const error_code& ec, const http::UpstreamTarget& t, std::string_view what) {
+LocalReply upstream_error_reply(const error_code& ec, const http::UpstreamTarget& t,
+                                std::string_view what) {
   if (ec == beast::error::timeout) {
     return http::gateway_error(http::GatewayError::kUpstreamTimeout,
                                "upstream '" + t.name + "' timed out (" + std::string(what) + ")");
   }
-  return http::gateway_error(http::GatewayError::kUpstreamUnreachable,
-                             "upstream '" + t.name + "' unreachable (" + std::string(what) + "): " + ec.message());
+  return http::gateway_error(
+      http::GatewayError::kUpstreamUnreachable,
+      "upstream '" + t.name + "' unreachable (" + std::string(what) + "): " + ec.message());
 }
 
 net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p);
@@ -334,19 +344,23 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
                                 std::string_view ctype);
 
 // Reads more of the response body into the parser: from the bytes already
-// buffered when they suffice, else from the socket (with the idle timeout).
-// The awaits are written out at each call site (a helper coroutine would
-// cost a frame per read).
-#define DG_READ_BODY(x, uc, p, ec)                                                          \
-  if (!parse_buffered(*(uc), (p), (ec))) {                                                   \
-    (uc)->tcp().expires_after((x).target.idle_timeout);                                      \
-    if ((uc)->tls()) {                                                                       \
-      auto [rec_, rn_] = co_await bhttp::async_read_some((uc)->ssl(), (uc)->buffer(), (p), kNothrow); \
-      (ec) = rec_;                                                                           \
-    } else {                                                                                 \
-      auto [rec_, rn_] = co_await bhttp::async_read_some((uc)->tcp(), (uc)->buffer(), (p), kNothrow); \
-      (ec) = rec_;                                                                           \
-    }                                                                                        \
+// buffered when they suffice, else from the socket (timed by the idle timeout;
+// its expiry reads as beast::error::timeout). The awaits are written out at
+// each call site (a helper coroutine would cost a frame per read).
+#define DG_READ_BODY(x, uc, p, ec)                                                     \
+  if (!parse_buffered(*(uc), (p), (ec))) {                                             \
+    (uc)->timeout.begin((x).target.idle_timeout);                                      \
+    if ((uc)->tls()) {                                                                 \
+      auto [rec_, rn_] =                                                               \
+          co_await bhttp::async_read_some((uc)->ssl(), (uc)->buffer(), (p), kNothrow); \
+      (ec) = rec_;                                                                     \
+    } else {                                                                           \
+      auto [rec_, rn_] =                                                               \
+          co_await bhttp::async_read_some((uc)->tcp(), (uc)->buffer(), (p), kNothrow); \
+      (ec) = rec_;                                                                     \
+    }                                                                                  \
+    (uc)->timeout.end();                                                               \
+    if ((ec) && (uc)->timeout.expired()) (ec) = beast::error::timeout;                 \
   }
 
 net::awaitable<void> proxy(Exchange& x) {
@@ -360,9 +374,11 @@ net::awaitable<void> proxy(Exchange& x) {
       auto r = co_await pool.connect(x.target_index);
       if (!r.ok()) {
         if (r.status().code() == StatusCode::kDeadlineExceeded)
-          x.result.error = http::gateway_error(http::GatewayError::kUpstreamTimeout, r.status().message());
+          x.result.error =
+              http::gateway_error(http::GatewayError::kUpstreamTimeout, r.status().message());
         else
-          x.result.error = http::gateway_error(http::GatewayError::kUpstreamUnreachable, r.status().message());
+          x.result.error =
+              http::gateway_error(http::GatewayError::kUpstreamUnreachable, r.status().message());
         co_return;
       }
       uc = std::move(r).value();
@@ -370,7 +386,7 @@ net::awaitable<void> proxy(Exchange& x) {
     if (x.client.client_gone()) co_return;
     x.current = uc.get();
     auto sent_at = std::chrono::steady_clock::now();
-    uc->tcp().expires_after(x.target.first_byte_timeout);
+    uc->timeout.begin(x.target.first_byte_timeout);
     error_code ec;
     std::string_view head = x.head, body = x.body;
     if (!try_send(*uc, head, body, ec) && !ec) {
@@ -395,6 +411,8 @@ net::awaitable<void> proxy(Exchange& x) {
         ec = rec;
       }
     }
+    uc->timeout.end();
+    if (ec && uc->timeout.expired()) ec = beast::error::timeout;
     if (!ec) {
       x.result.upstream_first_byte_ms = ms_since(sent_at);
       break;
@@ -404,58 +422,20 @@ net::awaitable<void> proxy(Exchange& x) {
     uc.reset();
     if (x.client.client_gone()) co_return;
     if (reused && attempt == 0 && !p->got_some() && ec != beast::error::timeout) continue;
-    x.result.error = upstream_error_reply(ec, x.target, p->got_some() ? "bad response head" : "no response");
+    x.result.error =
+        upstream_error_reply(ec, x.target, p->got_some() ? "bad response head" : "no response");
     co_return;
   }
   ++uc->uses;
   std::string_view ctype = p->get()[bhttp::field::content_type];
-  if (ctype.substr(0, 17) == "text/event-stream") co_await relay_stream(x, std::move(uc), *p);
-  else co_await relay_body(x, std::move(uc), *p, ctype);
+  if (ctype.substr(0, 17) == "text/event-stream")
+    co_await relay_stream(x, std::move(uc), *p);
+  else
+    co_await relay_body(x, std::move(uc), *p, ctype);
 }
 
-// The idle timeout of a stream (the longest wait for one upstream read): one
-// timer per stream that wakes about once per idle period and checks the
-// read in progress, instead of arming and cancelling the socket's timer
-// around every read. When a read has waited `idle`, it closes the upstream
-// connection (the read fails) and sets timed_out. Time spent writing to the
-// client does not count. Shared with its pending wait, so the stream may
-// end (stop()) at any time.
-struct IdleWatchdog {
-  IdleWatchdog(const net::any_io_executor& ex, UpstreamConn* c, std::chrono::milliseconds idle)
-      : timer(ex), conn(c), idle(idle) {}
-  net::steady_timer timer;
-  UpstreamConn* conn;
-  std::chrono::milliseconds idle;
-  std::chrono::steady_clock::time_point read_started;
-  bool reading = false;
-  bool timed_out = false;
-  bool done = false;
-
-  static void arm(const std::shared_ptr<IdleWatchdog>& w, std::chrono::steady_clock::time_point at) {
-    w->timer.expires_at(at);
-    w->timer.async_wait([w](const error_code& ec) {
-      if (ec || w->done) return;
-      const auto now = std::chrono::steady_clock::now();
-      if (!w->reading) return arm(w, now + w->idle);
-      if (now - w->read_started >= w->idle) {
-        w->timed_out = true;
-        w->conn->close();
-        return;
-      }
-      arm(w, w->read_started + w->idle);
-    });
-  }
-  void begin_read() {
-    read_started = std::chrono::steady_clock::now();
-    reading = true;
-  }
-  void stop() {
-    done = true;
-    timer.cancel();
-  }
-};
-
-net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p) {
+net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
+                                  ResponseParser& p) {
   ExchangeContext& ctx = x.ctx;
   x.result.streamed = true;
   ++x.ws.active_streams;
@@ -478,29 +458,11 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   std::string reason;
   char* buf = uc->body_buf.data();
   const size_t cap = uc->body_buf.size();
-  uc->tcp().expires_never();  // the watchdog times the reads
-  auto watchdog = std::make_shared<IdleWatchdog>(uc->tcp().get_executor(), uc.get(), x.target.idle_timeout);
-  IdleWatchdog::arm(watchdog, std::chrono::steady_clock::now() + x.target.idle_timeout);
-  struct StopWatchdog {
-    IdleWatchdog& w;
-    ~StopWatchdog() { w.stop(); }
-  } stop_watchdog{*watchdog};
   while (!p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = cap;
     error_code ec;
-    if (!parse_buffered(*uc, p, ec)) {
-      watchdog->begin_read();
-      if (uc->tls()) {
-        auto [rec, rn] = co_await bhttp::async_read_some(uc->ssl(), uc->buffer(), p, kNothrow);
-        ec = rec;
-      } else {
-        auto [rec, rn] = co_await bhttp::async_read_some(uc->tcp(), uc->buffer(), p, kNothrow);
-        ec = rec;
-      }
-      watchdog->reading = false;
-      if (ec && watchdog->timed_out) ec = beast::error::timeout;
-    }
+    DG_READ_BODY(x, uc, p, ec)
     if (ec == bhttp::error::need_buffer) ec = {};
     size_t got = cap - p.get().body().size;
     if (got > 0) {
@@ -510,14 +472,16 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
         std::string_view rest = complete;
         if (tr) {
           out.clear();
-          for (std::string_view ev = http::next_event(&rest); !ev.empty(); ev = http::next_event(&rest)) {
+          for (std::string_view ev = http::next_event(&rest); !ev.empty();
+               ev = http::next_event(&rest)) {
             const json::object* parsed = nullptr;
             tr->process_event(ev, out, &parsed);
             x.capture.on_event_data(http::event_data(ev, scratch), parsed);
           }
           relay = out;
         } else {
-          for (std::string_view ev = http::next_event(&rest); !ev.empty(); ev = http::next_event(&rest))
+          for (std::string_view ev = http::next_event(&rest); !ev.empty();
+               ev = http::next_event(&rest))
             x.capture.on_event_data(http::event_data(ev, scratch), nullptr);
         }
         if (!co_await x.client.write_chunk(relay)) {
@@ -551,8 +515,10 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   }
   if (!out.empty()) co_await x.client.write_chunk(out);
   co_await x.client.write_stream_end();
-  if (!failed && p.keep_alive()) x.ws.pool.give_back(std::move(uc));
-  else uc->close();
+  if (!failed && p.keep_alive())
+    x.ws.pool.give_back(std::move(uc));
+  else
+    uc->close();
 }
 
 net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, ResponseParser& p,
@@ -567,7 +533,8 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
   while (!p.is_done()) {
     if (got == cap) {
       if (spill.empty())
-        if (auto len = p.content_length(); len && *len <= x.options.max_response_bytes) spill.reserve(*len);
+        if (auto len = p.content_length(); len && *len <= x.options.max_response_bytes)
+          spill.reserve(*len);
       spill.append(buf, got);
       got = 0;
     }
@@ -584,9 +551,10 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
       if (x.client.client_gone()) co_return;
       ctx.upstream_failed = true;
       ctx.upstream_error = "upstream '" + x.target.name + "' failed mid-response: " + ec.message();
-      x.result.error = ec == beast::error::timeout
-                           ? http::gateway_error(http::GatewayError::kUpstreamTimeout, ctx.upstream_error)
-                           : http::gateway_error(http::GatewayError::kUpstreamFailed, ctx.upstream_error);
+      x.result.error =
+          ec == beast::error::timeout
+              ? http::gateway_error(http::GatewayError::kUpstreamTimeout, ctx.upstream_error)
+              : http::gateway_error(http::GatewayError::kUpstreamFailed, ctx.upstream_error);
       co_return;
     }
   }
@@ -618,8 +586,10 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
   // The body may live in the upstream connection's buffer: hand the
   // connection back only once the client has it.
   co_await x.client.write_response(status, ctype, body, ctx.response_headers);
-  if (keep) x.ws.pool.give_back(std::move(uc));
-  else uc->close();
+  if (keep)
+    x.ws.pool.give_back(std::move(uc));
+  else
+    uc->close();
 }
 
 #undef DG_READ_BODY
@@ -673,11 +643,13 @@ net::awaitable<ForwardResult> Forwarder::forward(ExchangeContext& ctx, std::stri
   const bool chat = ctx.endpoint == "/v1/chat/completions";
   const bool models = ctx.endpoint == "/v1/models";
   std::string_view model = models ? std::string_view("*") : std::string_view();
-  if (auto it = ctx.request.find("model"); !models && it != ctx.request.end() && it->value().is_string())
+  if (auto it = ctx.request.find("model");
+      !models && it != ctx.request.end() && it->value().is_string())
     model = it->value().get_string();
   ForwardResult res;
   if (model.empty()) {
-    res.error = http::gateway_error(http::GatewayError::kBadRequest, "you must provide a model parameter");
+    res.error =
+        http::gateway_error(http::GatewayError::kBadRequest, "you must provide a model parameter");
     co_return res;
   }
   const auto& cands = models ? wildcard_ : candidates(model);
@@ -694,7 +666,8 @@ net::awaitable<ForwardResult> Forwarder::forward(ExchangeContext& ctx, std::stri
     edited = json::serialize(ctx.request);
     body = edited;
   }
-  Exchange x{t, target, ctx, conn, ws, {}, body, options_, Capture(options_.keep_content, chat), {}, nullptr};
+  Exchange x{t,  target, ctx, conn, ws, {}, body, options_, Capture(options_.keep_content, chat),
+             {}, nullptr};
   x.result.upstream = static_cast<int>(target);
   x.head.reserve(t.chat_head_prefix.size() + 24);
   if (models) {
@@ -765,7 +738,8 @@ int64_t estimate_prompt_tokens(const boost::json::object& request) {
     }
   }
   if (auto p = request.find("prompt"); p != request.end()) {
-    if (p->value().is_string()) chars += static_cast<int64_t>(p->value().get_string().size());
+    if (p->value().is_string())
+      chars += static_cast<int64_t>(p->value().get_string().size());
     else if (p->value().is_array())
       for (const auto& s : p->value().get_array())
         if (s.is_string()) chars += static_cast<int64_t>(s.get_string().size());
