@@ -425,6 +425,17 @@ struct Engine::Impl {
       if (p.block_top.max_count()) register_key(a, p.block_top.top_key() ^ 0x13, f.ts);
       if (p.fp_top.max_count()) register_key(a, p.fp_top.top_key() ^ 0x14, f.ts);
     }
+    // And at doubling exchange counts, under each reused wrapper: a set of
+    // wrappers shared with another account is complete only after several
+    // uses of each (a wrapper is indexed on its first two uses only).
+    if (p.n >= 8 && (p.n & (p.n - 1)) == 0) {
+      for (int i = 0; i < 6; ++i) {
+        if (p.prefixes.count[i] && p.prefixes.guaranteed(i) >= 2)
+          register_key(a, p.prefixes.key[i] ^ 0x11, f.ts);
+        if (p.suffixes.count[i] && p.suffixes.guaranteed(i) >= 2)
+          register_key(a, p.suffixes.key[i] ^ 0x12, f.ts);
+      }
+    }
   }
 
   void flag_account(Account& acc, TimeNs ts, uint32_t exchange) {

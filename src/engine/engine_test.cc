@@ -527,6 +527,46 @@ TEST(Engine, SharedWrapperSetLinksAccountsOneSharedWrapperDoesNot) {
   EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
 }
 
+// The same, when the second account starts after many others have used the
+// wrappers once (the link index remembers only the latest few accounts per
+// wrapper): the first account, still active, is indexed again under its
+// reused wrappers as its exchange count doubles, and finds the second.
+TEST(Engine, SharedWrapperSetLinksAfterTheIndexMovedOn) {
+  Engine e;
+  const std::vector<std::string> wrappers = {
+      "Please answer the following thoroughly and accurately.\n\n",
+      "Help me with this task right now: "};
+  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = "198.51." + std::to_string(ip) + ".9";
+    q.ua = "client-of-" + acct;
+    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
+  };
+  // Items too short to carry template keys of their own.
+  const std::vector<std::string> topics = {"volcanoes", "sorting algorithms", "prime numbers",
+                                           "the French revolution", "protein folding"};
+  auto item = [&](int i, const std::string& tag) {
+    return topics[i % topics.size()] + " " + tag + std::to_string(i);
+  };
+  for (int i = 0; i < 12; ++i)
+    send("script_a", 0, i, (i % 3 ? wrappers[i % 2] : "") + item(i, "#"), 10);
+  // Twelve customers use each wrapper once.
+  for (int c = 0; c < 12; ++c) {
+    std::string acct = "customer_" + std::to_string(c);
+    send(acct, 1, 2 * c, wrappers[0] + item(c, "@"), 30 + c);
+    send(acct, 1, 2 * c + 1, wrappers[1] + item(c, "%"), 30 + c);
+  }
+  for (int i = 0; i < 12; ++i)
+    send("script_b", 2, i, (i % 3 ? wrappers[(i + 1) % 2] : "") + item(i, "&"), 20);
+  EXPECT_EQ(e.lookup("script_b")->cluster_size, 1u);  // script_a is no longer among the indexed
+  for (int i = 12; i < 16; ++i)
+    send("script_a", 3, i, (i % 3 ? wrappers[i % 2] : "") + item(i, "#"), 10);
+  EXPECT_EQ(e.lookup("script_a")->cluster_root, e.lookup("script_b")->cluster_root);
+  for (int c = 0; c < 12; ++c)
+    EXPECT_EQ(e.lookup("customer_" + std::to_string(c))->cluster_size, 1u);
+}
+
 // A legitimate customer: 40 keys behind one corporate block, one application
 // (fixed system prompt, narrow task). Linked, but not an attack.
 TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
