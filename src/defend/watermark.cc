@@ -18,7 +18,8 @@ constexpr std::array<uint8_t, 256> make_classes() {
   // edited: code, markup, paths, e-mail, URLs, numbers, identifiers, quotations.
   for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kSpecial;
   for (int c = 0x80; c < 0x100; ++c) t[c] = kSpecial;
-  for (char c : std::string_view("`\"'{}[]<>@/\\_=#$%&|~^+")) t[static_cast<unsigned char>(c)] = kSpecial;
+  for (char c : std::string_view("`\"'{}[]<>@/\\_=#$%&|~^+"))
+    t[static_cast<unsigned char>(c)] = kSpecial;
   for (char c : std::string_view(" \t\n\r")) t[static_cast<unsigned char>(c)] = kSpace;
   // Bytes that change the protection state (inline code, JSON, quotes, “ ”).
   for (char c : std::string_view("`{}\"")) t[static_cast<unsigned char>(c)] |= kStateChar;
@@ -63,42 +64,56 @@ bool in(const std::string_view (&set)[N], std::string_view w) {
 }
 
 // Word lists of the contraction rules (docs/countermeasures.md, "Contractions").
-constexpr std::string_view kSubjects[] = {"it", "that", "there", "here", "what", "you", "we", "they", "i", "he", "she"};
-constexpr std::string_view kInversionPronouns[] = {"i", "you", "we", "they", "he", "she", "it", "there"};
-constexpr std::string_view kDeterminers[] = {"the", "a", "an", "this", "that", "these", "those", "your", "my",
-                                             "our", "their", "his", "her", "its", "any", "some", "all", "anyone",
-                                             "everyone", "someone", "anything", "everything", "people", "one"};
-constexpr std::string_view kInversionContexts[] = {"why", "how", "what", "where", "when", "who", "which", "nor", "so",
-                                                   "neither"};
-constexpr std::string_view kStrandingContexts[] = {"what", "where", "who", "whom", "how", "whatever", "wherever",
-                                                   "whoever", "however", "whichever", "which", "than", "as", "why",
-                                                   "way"};
-constexpr std::string_view kThereContexts[] = {"if", "and", "but", "because", "since", "when", "while", "that", "or",
-                                               "whether", "unless", "although", "though", "where", "then", "until",
-                                               "once", "before", "after", "so", "also", "now"};
-constexpr std::string_view kStopAfterSubject[] = {"", "it", "this", "that", "these", "those", "they", "he", "she",
-                                                  "you", "we", "i", "them", "there", "here", "now", "today",
-                                                  "tomorrow", "yesterday", "too", "again", "anyway", "though", "yet",
-                                                  "anymore", "either", "still", "instead", "to", "then"};
-constexpr std::string_view kGapAdverbs[] = {"already", "just", "never", "always", "also", "not", "still", "ever",
-                                            "since", "even", "only", "long", "both", "all", "now", "often", "yet"};
+constexpr std::string_view kSubjects[] = {"it", "that", "there", "here", "what", "you",
+                                          "we", "they", "i",     "he",   "she"};
+constexpr std::string_view kInversionPronouns[] = {"i",  "you", "we", "they",
+                                                   "he", "she", "it", "there"};
+constexpr std::string_view kDeterminers[] = {
+    "the", "a",      "an",       "this",    "that",     "these",      "those",  "your",
+    "my",  "our",    "their",    "his",     "her",      "its",        "any",    "some",
+    "all", "anyone", "everyone", "someone", "anything", "everything", "people", "one"};
+constexpr std::string_view kInversionContexts[] = {"why", "how",   "what", "where", "when",
+                                                   "who", "which", "nor",  "so",    "neither"};
+constexpr std::string_view kStrandingContexts[] = {
+    "what",    "where",     "who",   "whom", "how", "whatever", "wherever", "whoever",
+    "however", "whichever", "which", "than", "as",  "why",      "way"};
+constexpr std::string_view kThereContexts[] = {
+    "if",   "and",     "but",    "because",  "since",  "when",  "while", "that",
+    "or",   "whether", "unless", "although", "though", "where", "then",  "until",
+    "once", "before",  "after",  "so",       "also",   "now"};
+constexpr std::string_view kStopAfterSubject[] = {
+    "",        "it",       "this",      "that",    "these", "those",  "they",   "he",
+    "she",     "you",      "we",        "i",       "them",  "there",  "here",   "now",
+    "today",   "tomorrow", "yesterday", "too",     "again", "anyway", "though", "yet",
+    "anymore", "either",   "still",     "instead", "to",    "then"};
+constexpr std::string_view kGapAdverbs[] = {"already", "just", "never", "always", "also", "not",
+                                            "still",   "ever", "since", "even",   "only", "long",
+                                            "both",    "all",  "now",   "often",  "yet"};
 constexpr std::string_view kIrregularParticiples[] = {
-    "been", "had", "got", "become", "come", "done", "gone", "made", "put", "set", "let", "cut", "hit", "run", "read",
-    "left", "kept", "brought", "bought", "thought", "taught", "caught", "found", "held", "built", "sent", "spent",
-    "lost", "won", "begun", "sung", "grown", "known", "shown", "drawn", "thrown", "flown", "said", "paid", "laid",
-    "told", "sold", "heard", "meant", "felt", "dealt", "led", "fed", "met", "sat", "stood", "understood", "struck",
-    "stuck", "hung", "dug", "spun", "swung", "slept", "swept", "lent", "bent", "burnt", "learnt", "dreamt", "spelt",
-    "upset", "shut", "hurt", "quit", "split", "spread", "cost", "worn", "torn", "sworn", "born", "borne", "blown"};
+    "been",   "had",     "got",    "become", "come",  "done",  "gone",       "made",   "put",
+    "set",    "let",     "cut",    "hit",    "run",   "read",  "left",       "kept",   "brought",
+    "bought", "thought", "taught", "caught", "found", "held",  "built",      "sent",   "spent",
+    "lost",   "won",     "begun",  "sung",   "grown", "known", "shown",      "drawn",  "thrown",
+    "flown",  "said",    "paid",   "laid",   "told",  "sold",  "heard",      "meant",  "felt",
+    "dealt",  "led",     "fed",    "met",    "sat",   "stood", "understood", "struck", "stuck",
+    "hung",   "dug",     "spun",   "swung",  "slept", "swept", "lent",       "bent",   "burnt",
+    "learnt", "dreamt",  "spelt",  "upset",  "shut",  "hurt",  "quit",       "split",  "spread",
+    "cost",   "worn",    "torn",   "sworn",  "born",  "borne", "blown"};
 
 constexpr std::string_view kEnParticiples[] = {
-    "been", "seen", "taken", "given", "written", "spoken", "chosen", "broken", "forgotten", "gotten", "hidden",
-    "driven", "eaten", "fallen", "beaten", "proven", "woken", "stolen", "frozen", "shaken", "risen", "ridden",
-    "bitten", "forbidden", "mistaken", "overtaken", "undertaken", "rewritten", "overwritten", "done", "gone"};
+    "been",        "seen",      "taken",     "given",    "written",   "spoken",     "chosen",
+    "broken",      "forgotten", "gotten",    "hidden",   "driven",    "eaten",      "fallen",
+    "beaten",      "proven",    "woken",     "stolen",   "frozen",    "shaken",     "risen",
+    "ridden",      "bitten",    "forbidden", "mistaken", "overtaken", "undertaken", "rewritten",
+    "overwritten", "done",      "gone"};
 // Words after "<subject> have <-ed word>" that show the -ed word is a verb with an object.
-constexpr std::string_view kObjects[] = {"the", "a", "an", "this", "that", "these", "those", "your", "my", "our",
-                                         "their", "his", "her", "its", "it", "them", "me", "us", "him", "you",
-                                         "some", "all", "any", "each", "every", "several", "many", "both"};
-bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
+constexpr std::string_view kObjects[] = {
+    "the",   "a",   "an",  "this", "that",  "these",   "those", "your", "my",  "our",
+    "their", "his", "her", "its",  "it",    "them",    "me",    "us",   "him", "you",
+    "some",  "all", "any", "each", "every", "several", "many",  "both"};
+bool ends_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
 bool gap_adverb(std::string_view h) { return in(kGapAdverbs, h) || ends_with(h, "ly"); }
 
 }  // namespace
@@ -152,7 +167,8 @@ uint64_t siphash24(const uint8_t key[16], std::string_view msg) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group, uint32_t k) {
+PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group,
+                           uint32_t k) {
   // Message: context ‖ 0x1f ‖ group (4 bytes, little-endian). Built on the
   // stack for ordinary contexts (a run is rarely longer than 100 bytes).
   char stack[128];
@@ -165,21 +181,33 @@ PositionHash position_hash(const WatermarkKey& key, std::string_view context, ui
   }
   std::memcpy(m, context.data(), context.size());
   m[context.size()] = '\x1f';
-  for (int i = 0; i < 4; ++i) m[context.size() + 1 + i] = static_cast<char>((group >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    m[context.size() + 1 + i] = static_cast<char>((group >> (8 * i)) & 0xff);
   const uint64_t h = siphash24(key.data(), std::string_view(m, len));
   return {static_cast<double>(h >> 32) * 0x1.0p-32, static_cast<uint32_t>((h & 0xffffffffULL) % k)};
 }
 
 void WordScanner::feed(std::string_view in, std::string& out) {
+  if (in.empty()) {
+    if (need_ == 0) drain(out, false);
+    return;
+  }
+  if (start_ >= kCompactAt) {  // drop what was emitted, now and then rather than at every run
+    buf_.erase(0, start_);
+    start_ = 0;
+  }
   buf_.append(in);
   // Nothing can be decided until `need_` more runs have ended (a run ends at
-  // the whitespace after it): count those ends in the new bytes only, so a
-  // stream cut into small chunks is not rescanned chunk after chunk.
-  for (char c : in) {
-    const bool space = is_space(c);
-    if (space && !last_was_space_ && need_ > 0) --need_;
-    last_was_space_ = space;
+  // the whitespace after it): count those ends in the new bytes only, and only
+  // until enough have arrived, so a stream cut into small chunks is not
+  // rescanned chunk after chunk.
+  bool last_space = last_was_space_;
+  for (size_t k = 0; k < in.size() && need_ > 0; ++k) {
+    const bool space = is_space(in[k]);
+    if (space && !last_space) --need_;
+    last_space = space;
   }
+  last_was_space_ = is_space(in.back());
   if (need_ > 0) return;
   drain(out, false);
 }
@@ -187,23 +215,25 @@ void WordScanner::feed(std::string_view in, std::string& out) {
 void WordScanner::finish(std::string& out) { drain(out, true); }
 
 void WordScanner::drain(std::string& out, bool final) {
-  size_t i = 0;
+  size_t i = start_;
   const size_t n = buf_.size();
   while (i < n) {
-    const char c = buf_[i];
-    if (is_space(c)) {
-      on_space(c);
-      out.push_back(c);
-      ++i;
+    if (is_space(buf_[i])) {
+      const size_t s = i;
+      do {
+        on_space(buf_[i++]);
+      } while (i < n && is_space(buf_[i]));
+      out.append(buf_, s, i - s);
       continue;
     }
     size_t j = i;
-    while (j < n && !is_space(buf_[j])) ++j;
+    uint8_t classes = 0;  // union of the run's character classes
+    for (uint8_t c; j < n && ((c = cls(buf_[j])) & kSpace) == 0; ++j) classes |= c;
     if (j == n && !final) {  // unfinished run: hold back until a boundary arrives
       need_ = 1;
       break;
     }
-    const size_t end = process_run(i, j, final, out);
+    const size_t end = process_run(i, j, classes, final, out);
     if (end == kNeedMore) {  // a unit's lookahead has not arrived yet
       need_ = lookahead_missing_;
       break;
@@ -211,11 +241,16 @@ void WordScanner::drain(std::string& out, bool final) {
     i = end;
   }
   if (final) need_ = 0;
-  buf_.erase(0, i);
+  start_ = i;
+  if (start_ == n) {
+    buf_.clear();
+    start_ = 0;
+  }
 }
 
 void WordScanner::reset() {
   buf_.clear();
+  start_ = 0;
   prev_.clear();
   at_line_start_ = true;
   line_indent_ = 0;
@@ -250,17 +285,20 @@ void WordScanner::on_space(char c) {
   }
 }
 
-bool WordScanner::unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_punct, std::string_view next1,
-                               std::string_view next2, bool have_next1) const {
+bool WordScanner::unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_punct,
+                               std::string_view next1, std::string_view next2,
+                               bool have_next1) const {
   std::string b1, b2;  // short words: no allocation (small-string buffer)
   const std::string_view h1 = head_of(next1, b1);
   // A word that reads as a past participle (or is a table word, whose form the
   // watermark may change), so that 's could mean "has".
   const auto participle_like = [this](std::string_view h) {
-    return in(kIrregularParticiples, h) || ends_with(h, "ed") || ends_with(h, "en") || table_.find(h) != nullptr ||
-           table_.starts_unit(h);
+    return in(kIrregularParticiples, h) || ends_with(h, "ed") || ends_with(h, "en") ||
+           table_.find(h) != nullptr || table_.starts_unit(h);
   };
-  const auto table_word = [this](std::string_view h) { return table_.find(h) != nullptr || table_.starts_unit(h); };
+  const auto table_word = [this](std::string_view h) {
+    return table_.find(h) != nullptr || table_.starts_unit(h);
+  };
   const auto participle_strict = [&](std::string_view h) {
     return !table_word(h) && (in(kIrregularParticiples, h) || in(kEnParticiples, h));
   };
@@ -285,9 +323,10 @@ bool WordScanner::unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_
       if (gi.has_ve) {
         // "have" contracts only as an auxiliary: "you've seen", "we've added the", "I've
         // already done"; never "you have two options" or "we have advanced features".
-        const bool aux = participle_strict(h1) ||
-                         (ends_with(h1, "ed") && !table_word(h1) && in(kObjects, head_of(next2, b2))) ||
-                         (gap_adverb(h1) && participle_strict(head_of(next2, b2)));
+        const bool aux =
+            participle_strict(h1) ||
+            (ends_with(h1, "ed") && !table_word(h1) && in(kObjects, head_of(next2, b2))) ||
+            (gap_adverb(h1) && participle_strict(head_of(next2, b2)));
         if (!aux) return false;
       }
       if (gi.has_s) {
@@ -300,7 +339,7 @@ bool WordScanner::unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_
   return false;
 }
 
-size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out) {
+size_t WordScanner::process_run(size_t i, size_t j, uint8_t classes, bool final, std::string& out) {
   const std::string_view tok = std::string_view(buf_).substr(i, j - i);
   // The form: letters (and one inner apostrophe) between leading and trailing punctuation.
   size_t a = 0, b = tok.size();
@@ -310,12 +349,19 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
   size_t apos_at = std::string_view::npos, apos_len = 0;
   bool form_ok = !core.empty();
   const bool capitalised = form_ok && is_upper(core[0]);
+  // Most runs are no table form: a (first letter, last letter, length) mask
+  // answers that without building the lowercase form or hashing it. A run
+  // without special bytes has no apostrophe, so its form length is known now.
+  if (form_ok && (classes & kSpecial) == 0) {
+    form_ok = table_.may_contain(to_lower(core.front()), to_lower(core.back()), core.size());
+  }
   for (size_t k = 0; k < core.size() && form_ok; ++k) {
     const char c = core[k];
     if (is_alpha(c)) {
       if (k > 0 && is_upper(c)) form_ok = false;  // acronyms, CamelCase
-    } else if (const size_t len = apostrophe_len(core, k); len > 0 && apos_at == std::string_view::npos &&
-                                                            k > 0 && k + len < core.size() && is_alpha(core[k + len])) {
+    } else if (const size_t len = apostrophe_len(core, k);
+               len > 0 && apos_at == std::string_view::npos && k > 0 && k + len < core.size() &&
+               is_alpha(core[k + len])) {
       apos_at = a + k;
       apos_len = len;
       k += len - 1;
@@ -323,8 +369,6 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       form_ok = false;
     }
   }
-  // Most runs are no table form: a (first letter, last letter, length) mask
-  // answers that without building the lowercase form or hashing it.
   const size_t form_len = core.size() - (apos_len > 1 ? apos_len - 1 : 0);
   form_ok = form_ok && table_.may_contain(to_lower(core.front()), to_lower(core.back()), form_len);
   if (form_ok) {
@@ -340,9 +384,12 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
   }
   // Does this run need lookahead (a two-word unit, a contraction's rules)?
   const SynonymTable::Entry* raw = form_ok ? table_.lookup(lower_) : nullptr;
-  const SynonymTable::Entry* entry = raw != nullptr && raw->group != SynonymTable::kNoGroup ? raw : nullptr;
-  const bool starts_unit = raw != nullptr && raw->starts_unit && apos_at == std::string_view::npos && b == tok.size();
-  const bool needs_next = starts_unit || (entry != nullptr && table_.info(entry->group).kind != GroupKind::kWord);
+  const SynonymTable::Entry* entry =
+      raw != nullptr && raw->group != SynonymTable::kNoGroup ? raw : nullptr;
+  const bool starts_unit =
+      raw != nullptr && raw->starts_unit && apos_at == std::string_view::npos && b == tok.size();
+  const bool needs_next =
+      starts_unit || (entry != nullptr && table_.info(entry->group).kind != GroupKind::kWord);
   size_t nb[3] = {0, 0, 0}, ne[3] = {0, 0, 0};  // next runs [nb, ne)
   int have = 0;
   if (needs_next) {
@@ -382,8 +429,6 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
   }
   bool eligible = !(in_fence_ || line_protected_ || inline_code_ || in_quote_ || curly_quote_ > 0 ||
                     brace_depth_ > 0);
-  uint8_t classes = 0;  // union of the run's character classes
-  for (char c : tok) classes |= cls(c);
   if (!in_fence_ && !line_protected_ && (classes & (kSpecial | kStateChar)) != 0) {
     for (size_t k = 0; k < tok.size(); ++k) {
       const char c = tok[k];
@@ -404,19 +449,20 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       } else if (c == '"' && brace_depth_ == 0) {
         in_quote_ = !in_quote_;
       } else if (c == '\xe2' && k + 2 < tok.size() && tok[k + 1] == '\x80') {
-        if (tok[k + 2] == '\x9c') ++curly_quote_;                          // “
-        if (tok[k + 2] == '\x9d' && curly_quote_ > 0) --curly_quote_;      // ”
+        if (tok[k + 2] == '\x9c') ++curly_quote_;                      // “
+        if (tok[k + 2] == '\x9d' && curly_quote_ > 0) --curly_quote_;  // ”
       }
     }
   }
-  const bool pronoun_i = core.size() >= 1 && core[0] == 'I' && (core.size() == 1 || !is_alpha(core[1]));
+  const bool pronoun_i =
+      core.size() >= 1 && core[0] == 'I' && (core.size() == 1 || !is_alpha(core[1]));
   if (capitalised && !sentence_start_ && !pronoun_i) eligible = false;  // names
 
   // Which unit, if any: a two-word form (this run + the next), or this run alone.
-  size_t end = j;                   // consumed up to here
-  std::string_view last = tok;      // the unit's last run (trailing punctuation, sentence end)
-  size_t last_b = b;                // end of the form in `last`
-  int next_at = 0;                  // index of the first lookahead run after the unit
+  size_t end = j;               // consumed up to here
+  std::string_view last = tok;  // the unit's last run (trailing punctuation, sentence end)
+  size_t last_b = b;            // end of the form in `last`
+  int next_at = 0;              // index of the first lookahead run after the unit
   const SynonymTable::Entry* unit = nullptr;
   if (eligible && form_ok) {
     if (starts_unit && have > 0 && nb[0] == j + 1 && buf_[j] == ' ') {
@@ -424,7 +470,8 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       size_t b2 = 0;
       while (b2 < r2.size() && r2[b2] >= 'a' && r2[b2] <= 'z') ++b2;
       bool r2_ok = b2 > 0;
-      for (size_t k = b2; k < r2.size() && r2_ok; ++k) r2_ok = !is_alpha(r2[k]) && !is_special(r2[k]);
+      for (size_t k = b2; k < r2.size() && r2_ok; ++k)
+        r2_ok = !is_alpha(r2[k]) && !is_special(r2[k]);
       if (r2_ok) {
         scratch_key_.assign(lower_);
         scratch_key_.push_back(' ');
@@ -448,8 +495,11 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
       const auto run_at = [&](int k) {
         return k < have ? std::string_view(buf_).substr(nb[k], ne[k] - nb[k]) : std::string_view();
       };
-      if (gi.kind == GroupKind::kWord && apos_at != std::string_view::npos) unit = nullptr;
-      else if (!unit_allowed(gi, last_b < last.size(), run_at(next_at), run_at(next_at + 1), next_at < have)) unit = nullptr;
+      if (gi.kind == GroupKind::kWord && apos_at != std::string_view::npos)
+        unit = nullptr;
+      else if (!unit_allowed(gi, last_b < last.size(), run_at(next_at), run_at(next_at + 1),
+                             next_at < have))
+        unit = nullptr;
     }
     if (unit == nullptr) {
       end = j;
@@ -475,7 +525,8 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
     out.append(last.substr(last_b));
     // The context for the next position is the (last word of the) form as written.
     const size_t sp = word.rfind(' ');
-    prev_.assign(sp == std::string::npos ? std::string_view(word) : std::string_view(word).substr(sp + 1));
+    prev_.assign(sp == std::string::npos ? std::string_view(word)
+                                         : std::string_view(word).substr(sp + 1));
   } else {
     out.append(tok);
     // Context: the run lowercased, trimmed of punctuation on both ends.
@@ -483,14 +534,16 @@ size_t WordScanner::process_run(size_t i, size_t j, bool final, std::string& out
     while (s < e && !(is_alpha(tok[s]) || is_digit(tok[s]))) ++s;
     while (e > s && !(is_alpha(tok[e - 1]) || is_digit(tok[e - 1]))) --e;
     prev_.assign(tok.data() + s, e - s);
-    for (char& c : prev_) c = to_lower(c);
+    if ((classes & kUpper) != 0) {
+      for (char& c : prev_) c = to_lower(c);
+    }
   }
   // A two-word form's last run has letters; otherwise `last` is this run.
   const bool has_alnum = end != j || (classes & (kAlpha | kDigit)) != 0;
   if (has_alnum) {
     size_t e = last.size();
-    while (e > 0 && (last[e - 1] == ')' || last[e - 1] == '*' || last[e - 1] == '"' || last[e - 1] == '\'' ||
-                     last[e - 1] == ']' || last[e - 1] == '_')) {
+    while (e > 0 && (last[e - 1] == ')' || last[e - 1] == '*' || last[e - 1] == '"' ||
+                     last[e - 1] == '\'' || last[e - 1] == ']' || last[e - 1] == '_')) {
       --e;
     }
     sentence_start_ = e > 0 && (last[e - 1] == '.' || last[e - 1] == '!' || last[e - 1] == '?');
@@ -525,7 +578,8 @@ void PositionExtractor::add_text(std::string_view text) {
   sink_.clear();
 }
 
-uint32_t PositionExtractor::on_candidate(std::string_view context, const SynonymTable::Entry& entry) {
+uint32_t PositionExtractor::on_candidate(std::string_view context,
+                                         const SynonymTable::Entry& entry) {
   std::string key(context);
   key.push_back('\x1f');
   key.append(std::to_string(entry.group));

@@ -74,7 +74,7 @@ class WordScanner {
   // Forgets everything (held-back text included): the next feed() starts a new document.
   void reset();
   // Bytes currently held back.
-  size_t held_back() const { return buf_.size(); }
+  size_t held_back() const { return buf_.size() - start_; }
 
  protected:
   // Returns the group member to write (entry.member keeps the word).
@@ -85,16 +85,19 @@ class WordScanner {
   static constexpr size_t kNeedMore = static_cast<size_t>(-1);
   void drain(std::string& out, bool final);
   void on_space(char c);
-  // Processes the run buf_[i, j) (and, for a two-word unit, the next run);
+  // Processes the run buf_[i, j) (and, for a two-word unit, the next run),
+  // whose bytes' character classes (watermark.cc) OR to `classes`;
   // returns the offset after what was consumed, or kNeedMore when the rules
   // need lookahead runs that have not arrived yet (nothing is consumed then).
-  size_t process_run(size_t i, size_t j, bool final, std::string& out);
+  size_t process_run(size_t i, size_t j, uint8_t classes, bool final, std::string& out);
   bool unit_allowed(const SynonymTable::GroupInfo& gi, bool trailing_punct, std::string_view next1,
                     std::string_view next2, bool have_next1) const;
 
-  std::string buf_;
-  std::string prev_;   // context: the previous run, lowercased and trimmed
-  std::string lower_;  // scratch
+  static constexpr size_t kCompactAt = 512;
+  std::string buf_;  // held-back text from start_ on (what precedes start_ was emitted)
+  size_t start_ = 0;
+  std::string prev_;         // context: the previous run, lowercased and trimmed
+  std::string lower_;        // scratch
   std::string scratch_key_;  // scratch: two-word lookup key
   bool at_line_start_ = true;
   int line_indent_ = 0;
@@ -121,7 +124,8 @@ struct PositionHash {
   double u = 0;        // selection draw in [0,1)
   uint32_t green = 0;  // green member in [0,k)
 };
-PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group, uint32_t k);
+PositionHash position_hash(const WatermarkKey& key, std::string_view context, uint32_t group,
+                           uint32_t k);
 // SipHash-2-4 (Aumasson & Bernstein), 64-bit output.
 uint64_t siphash24(const uint8_t key[16], std::string_view msg);
 
@@ -178,11 +182,11 @@ class PositionExtractor : public WordScanner {
 };
 
 struct WatermarkScore {
-  int positions = 0;      // selected distinct positions scored
-  int green = 0;          // of which green
-  double expected = 0;    // E[green] under H0
-  double z = 0;           // (green - expected) / sd
-  double p_value = 1.0;   // P(X >= green | H0), one-sided
+  int positions = 0;     // selected distinct positions scored
+  int green = 0;         // of which green
+  double expected = 0;   // E[green] under H0
+  double z = 0;          // (green - expected) / sd
+  double p_value = 1.0;  // P(X >= green | H0), one-sided
 };
 
 // Scores positions against one key. detect_strength in (0,1]: only positions

@@ -1,20 +1,28 @@
 #include "defend/watermark_transform.h"
 
 #include <boost/json.hpp>
+#include <cstring>
 
 namespace dg::defend {
 namespace json = boost::json;
 
 namespace {
 int64_t choice_index(const json::object& choice) {
-  if (const auto* v = choice.if_contains("index"); v != nullptr && v->is_int64()) return v->as_int64();
+  if (const auto* v = choice.if_contains("index"); v != nullptr && v->is_int64())
+    return v->as_int64();
   return 0;
+}
+// True if the member's key is `k` (lengths first: most keys differ in length).
+template <size_t N>
+bool key_is(const json::key_value_pair& kv, const char (&k)[N]) {
+  return kv.key().size() == N - 1 && std::memcmp(kv.key().data(), k, N - 1) == 0;
 }
 // The editable text field of a choice (streamed or not), or null.
 json::string* text_field(json::object& choice, bool streamed) {
   const char* holder = streamed ? "delta" : "message";
   if (auto* m = choice.if_contains(holder); m != nullptr && m->is_object()) {
-    if (auto* c = m->as_object().if_contains("content"); c != nullptr && c->is_string()) return &c->as_string();
+    if (auto* c = m->as_object().if_contains("content"); c != nullptr && c->is_string())
+      return &c->as_string();
     return nullptr;
   }
   if (auto* t = choice.if_contains("text"); t != nullptr && t->is_string()) return &t->as_string();
@@ -37,7 +45,7 @@ void WatermarkTransform::account(const Watermarker& w) {
   *tally_ = t;
 }
 
-Watermarker& WatermarkTransform::marker(int64_t index) {
+Watermarker& WatermarkTransform::other_marker(int64_t index) {
   for (auto& [i, w] : markers_) {
     if (i == index) return *w;
   }
@@ -63,36 +71,42 @@ void WatermarkTransform::on_body(json::object& body) {
 }
 
 void WatermarkTransform::on_chunk(json::object& chunk) {
-  auto* choices = chunk.if_contains("choices");
-  if (choices == nullptr || !choices->is_array()) return;
-  for (auto& c : choices->as_array()) {
+  // This runs once per streamed token: the fields are found by one pass over
+  // each object, comparing lengths before bytes (json::object::find is an
+  // out-of-line call with a memcmp per key).
+  json::array* choices = nullptr;
+  // From the end: OpenAI chunks end with choices (and usage).
+  for (auto it = chunk.end(); it != chunk.begin();) {
+    if (key_is(*--it, "choices")) {
+      if (it->value().is_array()) choices = &it->value().get_array();
+      break;
+    }
+  }
+  if (choices == nullptr) return;
+  for (auto& c : *choices) {
     if (!c.is_object()) continue;
-    json::object& choice = c.as_object();
-    // One pass over the choice's fields (this runs once per streamed token).
+    json::object& choice = c.get_object();
     json::value* delta = nullptr;
     json::string* text = nullptr;
     bool finished = false;
     int64_t index = 0;
     for (auto& kv : choice) {
-      const std::string_view k(kv.key().data(), kv.key().size());
       json::value& v = kv.value();
-      if (k == "delta") {
+      if (key_is(kv, "delta")) {
         delta = &v;
-      } else if (k == "text") {
-        if (v.is_string()) text = &v.as_string();
-      } else if (k == "finish_reason") {
+      } else if (key_is(kv, "text")) {
+        if (v.is_string()) text = &v.get_string();
+      } else if (key_is(kv, "finish_reason")) {
         finished = v.is_string();
-      } else if (k == "index") {
-        if (v.is_int64()) index = v.as_int64();
+      } else if (key_is(kv, "index")) {
+        if (v.is_int64()) index = v.get_int64();
       }
     }
     json::string* s = text;
     if (delta != nullptr && delta->is_object()) {
       s = nullptr;
-      for (auto& kv : delta->as_object()) {
-        if (std::string_view(kv.key().data(), kv.key().size()) == "content" && kv.value().is_string()) {
-          s = &kv.value().as_string();
-        }
+      for (auto& kv : delta->get_object()) {
+        if (key_is(kv, "content") && kv.value().is_string()) s = &kv.value().get_string();
       }
     }
     if (s == nullptr && !finished) continue;
@@ -101,17 +115,21 @@ void WatermarkTransform::on_chunk(json::object& chunk) {
     if (s != nullptr) w.feed(std::string_view(s->data(), s->size()), out_);
     if (finished) w.finish(out_);
     if (s != nullptr) {
-      *s = out_;
+      if (out_.empty()) {
+        s->clear();  // most token-sized chunks end inside a word: all held back
+      } else {
+        s->assign(out_.data(), out_.size());
+      }
     } else if (!out_.empty()) {
       // Finishing chunk without content: give it the flushed tail.
-      if (auto* d = choice.if_contains("delta"); d != nullptr && d->is_object()) {
-        d->as_object()["content"] = out_;
+      if (delta != nullptr && delta->is_object()) {
+        delta->get_object()["content"] = out_;
       } else {
         choice["text"] = out_;
       }
     }
   }
-  if (!markers_.empty()) account(*markers_.front().second);
+  if (tally_ && !markers_.empty()) account(*markers_.front().second);
 }
 
 void WatermarkTransform::on_stream_end(const json::object* last, std::vector<json::object>& extra) {

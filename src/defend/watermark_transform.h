@@ -2,9 +2,9 @@
 // (chat), choices[].text (completions) and, streamed, choices[].delta.content /
 // choices[].text chunk by chunk, holding back only the unfinished word at the
 // end of each chunk (and, after a word that may start a two-word form or is a
-// contraction, the at most three words its rules look at; see watermark.h). A choice's held-back text is flushed into the chunk that
-// carries its finish_reason, or, failing that, into extra chunks at stream end.
-// Tool calls, function arguments and reasoning fields are never touched.
+// contraction, the at most three words its rules look at; see watermark.h). A choice's held-back
+// text is flushed into the chunk that carries its finish_reason, or, failing that, into extra
+// chunks at stream end. Tool calls, function arguments and reasoning fields are never touched.
 //
 // Thread-safety: one per response (per-request object).
 #pragma once
@@ -34,10 +34,16 @@ class WatermarkTransform : public ResponseTransform {
 
   void on_body(boost::json::object& body) override;
   void on_chunk(boost::json::object& chunk) override;
-  void on_stream_end(const boost::json::object* last, std::vector<boost::json::object>& extra) override;
+  void on_stream_end(const boost::json::object* last,
+                     std::vector<boost::json::object>& extra) override;
 
  private:
-  Watermarker& marker(int64_t index);
+  // The marker of choice `index`; the first choice's without a search (streams have one choice).
+  Watermarker& marker(int64_t index) {
+    if (!markers_.empty() && markers_.front().first == index) return *markers_.front().second;
+    return other_marker(index);
+  }
+  Watermarker& other_marker(int64_t index);
   void account(const Watermarker& w);
 
   const SynonymTable& table_;
