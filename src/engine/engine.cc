@@ -173,22 +173,19 @@ struct Engine::Impl {
     return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
   }
 
-  // How many instruction wrappers two accounts share, each reused (guaranteed
-  // count >= 2) on both: openings and endings counted apart (one wrapper with
-  // both is one wrapper, not two). One script rotating its own set of wrappers
-  // over several accounts shares several; customers who happen to phrase one
-  // request alike share at most one.
+  // How many instruction wrappers two accounts share, each reused (seen at
+  // least twice, Profile::reused_prefixes) on both: openings and endings
+  // counted apart (one wrapper with both is one wrapper, not two). One script
+  // rotating its own set of wrappers over several accounts shares several;
+  // customers who happen to phrase one request alike share at most one.
   static int shared_wrappers(const Profile& a, const Profile& b) {
-    auto shared = [](const TopK<6>& x, const TopK<6>& y) {
+    auto shared = [](const TopK<4>& x, const TopK<4>& y) {
       int k = 0;
-      for (int i = 0; i < 6; ++i) {
-        if (x.count[i] == 0 || x.guaranteed(i) < 2) continue;
-        for (int j = 0; j < 6; ++j)
-          if (y.count[j] && y.key[j] == x.key[i] && y.guaranteed(j) >= 2) ++k;
-      }
+      for (int i = 0; i < 4; ++i) k += x.count[i] && y.count_of(x.key[i]);
       return k;
     };
-    return std::max(shared(a.prefixes, b.prefixes), shared(a.suffixes, b.suffixes));
+    return std::max(shared(a.reused_prefixes, b.reused_prefixes),
+                    shared(a.reused_suffixes, b.reused_suffixes));
   }
 
   uint32_t popularity(uint64_t key) const {
@@ -425,15 +422,17 @@ struct Engine::Impl {
       if (p.block_top.max_count()) register_key(a, p.block_top.top_key() ^ 0x13, f.ts);
       if (p.fp_top.max_count()) register_key(a, p.fp_top.top_key() ^ 0x14, f.ts);
     }
-    // And at doubling exchange counts, under each reused wrapper: a set of
-    // wrappers shared with another account is complete only after several
-    // uses of each (a wrapper is indexed on its first two uses only).
+    // Under each wrapper as it becomes reused, and again at doubling exchange
+    // counts: a set of wrappers shared with another account is complete only
+    // after several uses of each, when the index may have moved on.
+    if (f.tmpl.prefix && p.reused_prefixes.count_of(f.tmpl.prefix) == 1)
+      register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
+    if (f.tmpl.suffix && p.reused_suffixes.count_of(f.tmpl.suffix) == 1)
+      register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
     if (p.n >= 8 && (p.n & (p.n - 1)) == 0) {
-      for (int i = 0; i < 6; ++i) {
-        if (p.prefixes.count[i] && p.prefixes.guaranteed(i) >= 2)
-          register_key(a, p.prefixes.key[i] ^ 0x11, f.ts);
-        if (p.suffixes.count[i] && p.suffixes.guaranteed(i) >= 2)
-          register_key(a, p.suffixes.key[i] ^ 0x12, f.ts);
+      for (int i = 0; i < 4; ++i) {
+        if (p.reused_prefixes.count[i]) register_key(a, p.reused_prefixes.key[i] ^ 0x11, f.ts);
+        if (p.reused_suffixes.count[i]) register_key(a, p.reused_suffixes.key[i] ^ 0x12, f.ts);
       }
     }
   }

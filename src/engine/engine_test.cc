@@ -567,6 +567,41 @@ TEST(Engine, SharedWrapperSetLinksAfterTheIndexMovedOn) {
     EXPECT_EQ(e.lookup("customer_" + std::to_string(c))->cluster_size, 1u);
 }
 
+// A reseller's wrappers are a small share of its prompts, among many one-off
+// openings of its customers' prompts (which churn the opening top-k). The
+// reused-wrapper sketch still holds them, so two such accounts link. Two
+// customers who each ask the same one-off items once do not: nothing reused.
+TEST(Engine, RareWrappersAmongOneOffOpeningsStillLink) {
+  Engine e;
+  const std::vector<std::string> w1 = {"river",  "garden", "engine", "market",
+                                       "castle", "forest", "bridge", "harbor"};
+  const std::vector<std::string> w2 = {"painting", "recipe",  "contract", "schedule",
+                                       "melody",   "bicycle", "lantern",  "blanket"};
+  auto opening = [&](int i) {  // a distinct opening sentence (a one-off template key) per item
+    return "my neighbour keeps asking about the " + w1[i % 8] + " " + w2[(i / 8) % 8] +
+           " these days. Thoughts?";
+  };
+  const std::vector<std::string> wrappers = {
+      "Please answer the following thoroughly and accurately.\n\n",
+      "Help me with this task right now: "};
+  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = "198.51." + std::to_string(ip) + ".9";
+    q.ua = "client-of-" + acct;
+    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
+  };
+  for (int i = 0; i < 64; ++i)
+    send("reseller_a", 0, i, (i % 8 == 7 ? wrappers[(i / 8) % 2] : "") + opening(i), 10);
+  for (int i = 0; i < 64; ++i)
+    send("reseller_b", 1, i, (i % 8 == 3 ? wrappers[(i / 8) % 2] : "") + opening(63 - i), 20);
+  for (int i = 0; i < 64; ++i) send("customer_a", 2, i, opening(i), 30);
+  for (int i = 0; i < 64; ++i) send("customer_b", 3, i, opening(i), 40);
+  EXPECT_EQ(e.lookup("reseller_a")->cluster_root, e.lookup("reseller_b")->cluster_root);
+  EXPECT_EQ(e.lookup("customer_a")->cluster_size, 1u);
+  EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
+}
+
 // A legitimate customer: 40 keys behind one corporate block, one application
 // (fixed system prompt, narrow task). Linked, but not an attack.
 TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
