@@ -64,7 +64,8 @@ void scan_headers(const http::Request& req, HeaderScan& out) {
       cap = heap.size();
     }
     if (len > 0) names[len++] = ',';
-    for (char c : name) names[len++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+    for (char c : name)
+      names[len++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
   }
   uint64_t h = hash64(std::string_view(names, len));
   static constexpr char kHex[] = "0123456789abcdef";
@@ -88,12 +89,15 @@ Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen) {
   if (colon == std::string_view::npos || colon + 1 == listen.size())
     return invalid_argument("server.listen: expected host:port, got '" + std::string(listen) + "'");
   std::string host(listen.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   for (char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9') return invalid_argument("server.listen: bad port in '" + std::string(listen) + "'");
+    if (c < '0' || c > '9')
+      return invalid_argument("server.listen: bad port in '" + std::string(listen) + "'");
     port = port * 10 + (c - '0');
-    if (port > 65535) return invalid_argument("server.listen: port out of range in '" + std::string(listen) + "'");
+    if (port > 65535)
+      return invalid_argument("server.listen: port out of range in '" + std::string(listen) + "'");
   }
   if (host.empty()) host = "0.0.0.0";
   return std::make_pair(host, static_cast<uint16_t>(port));
@@ -103,7 +107,9 @@ Result<std::vector<http::UpstreamTarget>> upstream_targets(const Config& config)
   std::vector<http::UpstreamTarget> out;
   for (const auto& u : config.upstreams) {
     auto t = http::UpstreamTarget::from_url(u.url);
-    if (!t.ok()) return invalid_argument(config.source_name + ": upstream '" + u.name + "': " + t.status().message());
+    if (!t.ok())
+      return invalid_argument(config.source_name + ": upstream '" + u.name +
+                              "': " + t.status().message());
     t->name = u.name;
     t->models = u.models;
     t->connect_timeout = std::chrono::milliseconds(u.connect_timeout_ms);
@@ -139,8 +145,8 @@ Gateway::~Gateway() {
   if (server_) server_->stop();
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::create(const Config& config, Clock& clock, AuditLog& audit,
-                                                 pipeline::Chain chain) {
+Result<std::unique_ptr<Gateway>> Gateway::create(const Config& config, Clock& clock,
+                                                 AuditLog& audit, pipeline::Chain chain) {
   std::unique_ptr<Gateway> g(new Gateway(config, clock, audit, std::move(chain)));
   DG_ASSIGN_OR_RETURN(auto listen, parse_listen(config.server.listen));
   DG_ASSIGN_OR_RETURN(auto targets, upstream_targets(config));
@@ -184,7 +190,97 @@ net::awaitable<void> Gateway::serve_metrics(http::Connection& conn) {
   co_await conn.write_response(200, "text/plain; version=0.0.4", body, {});
 }
 
-net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large, http::Connection& conn) {
+// One exchange's state across its awaits. It lives on the heap, not in
+// handle()'s coroutine frame: that keeps the frame under 1 KiB, which Asio
+// recycles from request to request (it caches frames up to 1020 bytes) and
+// which spares glibc a malloc_consolidate (run before any allocation of 1 KiB
+// or more that its per-thread cache cannot serve). This object (< 1 KiB) is
+// served from that cache.
+struct Gateway::Exchange {
+  ExchangeContext ctx;
+  std::optional<LocalReply> early;
+  const LocalReply* reply = nullptr;  // early, or the chain's local reply
+  pipeline::Chain::Outcome outcome;
+  forward::ForwardResult fr;
+  std::string reply_body;
+  http::HeaderList reply_headers;
+};
+
+void Gateway::admit(http::Request& req, bool body_too_large, http::Connection& conn, RouteId route,
+                    std::string_view path, Exchange& x) {
+  ExchangeContext& ctx = x.ctx;
+  ctx.arrived = clock_.now();
+  ctx.method = std::string(req.method_string());
+  ctx.endpoint = std::string(path);
+  ctx.client_ip = conn.remote_ip();
+  HeaderScan hs;
+  scan_headers(req, hs);
+  ctx.user_agent = hs.user_agent;
+  ctx.headers_fp.assign(hs.fp, sizeof hs.fp);
+  ctx.bearer_token = bearer(hs.authorization);
+  const bool is_get = route == RouteId::kModels;
+
+  std::optional<LocalReply>& early = x.early;
+  if (body_too_large) {
+    early = http::gateway_error(
+        GatewayError::kBodyTooLarge,
+        "request body larger than " + std::to_string(config_.server.max_body_bytes) + " bytes");
+  } else if (route == RouteId::kOther) {
+    early = http::gateway_error(GatewayError::kUnknownRoute,
+                                "Invalid URL (" + ctx.method + " " + std::string(path) + ")");
+  } else if ((is_get && req.method() != bhttp::verb::get) ||
+             (!is_get && req.method() != bhttp::verb::post)) {
+    early = http::gateway_error(GatewayError::kMethodNotAllowed,
+                                "Method " + ctx.method + " not allowed on " + std::string(path));
+    early->headers.emplace_back("Allow", is_get ? "GET" : "POST");
+  } else if (!is_get) {
+    boost::system::error_code ec;
+    json::value v = json::parse(req.body(), ec);
+    if (ec) {
+      early =
+          http::gateway_error(GatewayError::kMalformedJson,
+                              "We could not parse the JSON body of your request: " + ec.message());
+    } else if (!v.is_object()) {
+      early = http::gateway_error(GatewayError::kMalformedJson,
+                                  "The request body must be a JSON object");
+    } else {
+      ctx.request = std::move(v.get_object());
+      auto s = ctx.request.find("stream");
+      ctx.stream = s != ctx.request.end() && s->value().is_bool() && s->value().get_bool();
+    }
+  }
+  if (!early && audit_refusing_.load(std::memory_order_relaxed)) {
+    if (audit_.counters().backlog < config_.audit.max_backlog)
+      audit_refusing_.store(false);
+    else
+      early = http::gateway_error(GatewayError::kAuditBacklogFull,
+                                  "the audit log is not keeping up; try again shortly");
+  }
+  if (early) {
+    x.reply = &*early;
+    return;
+  }
+  x.outcome = chain_.run_request(ctx);
+  if (x.outcome.replied) x.reply = ctx.local_reply();
+}
+
+void Gateway::prepare_reply(Exchange& x) {
+  const LocalReply& reply = *x.reply;
+  ExchangeContext& ctx = x.ctx;
+  ctx.status = reply.status;
+  x.reply_body = http::error_body(reply);
+  x.reply_headers = reply.headers;
+  for (const auto& h : ctx.response_headers) x.reply_headers.push_back(h);
+  json::object err;
+  err["message"] = reply.message;
+  err["type"] = reply.type;
+  err["code"] = reply.code;
+  ctx.response_summary.clear();
+  ctx.response_summary["error"] = std::move(err);
+}
+
+net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large,
+                                     http::Connection& conn) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
@@ -196,99 +292,49 @@ net::awaitable<void> Gateway::handle(http::Request& req, bool body_too_large, ht
     co_await serve_metrics(conn);
     co_return;
   }
-  if (!config_.server.admin_token.empty() && admin::is_admin_path(path)) {  // not exchanges: src/admin/admin_http.h
+  if (!config_.server.admin_token.empty() &&
+      admin::is_admin_path(path)) {  // not exchanges: src/admin/admin_http.h
     co_await admin::serve_admin(config_, req, conn);
     co_return;
   }
 
   const int worker = conn.worker();
-  ExchangeContext ctx;
-  ctx.arrived = clock_.now();
-  ctx.method = std::string(req.method_string());
-  ctx.endpoint = std::string(path);
-  ctx.client_ip = conn.remote_ip();
-  HeaderScan hs;
-  scan_headers(req, hs);
-  ctx.user_agent = hs.user_agent;
-  ctx.headers_fp.assign(hs.fp, sizeof hs.fp);
-  ctx.bearer_token = bearer(hs.authorization);
   const RouteId route = match_route(path);
-  const bool is_get = route == RouteId::kModels;
-
-  std::optional<LocalReply> early;
-  if (body_too_large) {
-    early = http::gateway_error(GatewayError::kBodyTooLarge,
-                                "request body larger than " + std::to_string(config_.server.max_body_bytes) + " bytes");
-  } else if (route == RouteId::kOther) {
-    early = http::gateway_error(GatewayError::kUnknownRoute,
-                                "Invalid URL (" + ctx.method + " " + std::string(path) + ")");
-  } else if ((is_get && req.method() != bhttp::verb::get) || (!is_get && req.method() != bhttp::verb::post)) {
-    early = http::gateway_error(GatewayError::kMethodNotAllowed,
-                                "Method " + ctx.method + " not allowed on " + std::string(path));
-    early->headers.emplace_back("Allow", is_get ? "GET" : "POST");
-  } else if (!is_get) {
-    boost::system::error_code ec;
-    json::value v = json::parse(req.body(), ec);
-    if (ec) {
-      early = http::gateway_error(GatewayError::kMalformedJson,
-                                  "We could not parse the JSON body of your request: " + ec.message());
-    } else if (!v.is_object()) {
-      early = http::gateway_error(GatewayError::kMalformedJson, "The request body must be a JSON object");
-    } else {
-      ctx.request = std::move(v.get_object());
-      auto s = ctx.request.find("stream");
-      ctx.stream = s != ctx.request.end() && s->value().is_bool() && s->value().get_bool();
-    }
-  }
-  if (!early && audit_refusing_.load(std::memory_order_relaxed)) {
-    if (audit_.counters().backlog < config_.audit.max_backlog) audit_refusing_.store(false);
-    else early = http::gateway_error(GatewayError::kAuditBacklogFull,
-                                     "the audit log is not keeping up; try again shortly");
-  }
-
-  pipeline::Chain::Outcome outcome;
-  const LocalReply* reply = early ? &*early : nullptr;
-  std::string reply_code;
-  if (!early) {
-    outcome = chain_.run_request(ctx);
-    if (outcome.replied) reply = ctx.local_reply();
-  }
-  forward::ForwardResult fr;
-  if (!reply) {
+  auto xp = std::make_unique<Exchange>();
+  Exchange& x = *xp;
+  ExchangeContext& ctx = x.ctx;
+  admit(req, body_too_large, conn, route, path, x);
+  if (!x.reply) {
     if (route == RouteId::kModels && forwarder_->models_local()) {
       ctx.status = 200;
-      co_await conn.write_response(200, "application/json", forwarder_->models_body(), ctx.response_headers);
+      co_await conn.write_response(200, "application/json", forwarder_->models_body(),
+                                   ctx.response_headers);
     } else {
-      fr = co_await forwarder_->forward(ctx, req.body(), conn, *workers_[worker]);
-      if (fr.error) {
-        if (!fr.client_gone) ctx.upstream_failed = true;
-        if (ctx.upstream_error.empty()) ctx.upstream_error = fr.error->message;
-        early = std::move(fr.error);
-        reply = &*early;
+      x.fr = co_await forwarder_->forward(ctx, req.body(), conn, *workers_[worker]);
+      if (x.fr.error) {
+        if (!x.fr.client_gone) ctx.upstream_failed = true;
+        if (ctx.upstream_error.empty()) ctx.upstream_error = x.fr.error->message;
+        x.early = std::move(x.fr.error);
+        x.reply = &*x.early;
       }
     }
   }
-  if (reply) {
-    reply_code = reply->code;
-    ctx.status = reply->status;
-    std::string body = http::error_body(*reply);
-    http::HeaderList headers = reply->headers;
-    for (const auto& h : ctx.response_headers) headers.push_back(h);
-    json::object err;
-    err["message"] = reply->message;
-    err["type"] = reply->type;
-    err["code"] = reply->code;
-    ctx.response_summary.clear();
-    ctx.response_summary["error"] = std::move(err);
-    co_await conn.write_response(reply->status, "application/json", body, headers);
+  if (x.reply) {
+    prepare_reply(x);
+    co_await conn.write_response(x.reply->status, "application/json", x.reply_body,
+                                 x.reply_headers);
   }
-  chain_.run_complete(ctx, outcome.ran);
+  chain_.run_complete(ctx, x.outcome.ran);
 
   WorkerMetrics& m = metrics_[worker];
-  if (fr.upstream_first_byte_ms >= 0) MetricsLayout::observe_upstream(m, fr.upstream_first_byte_ms / 1000.0);
-  if (ctx.upstream_failed && fr.upstream >= 0) ++m.upstream_failures[static_cast<size_t>(fr.upstream)];
+  const forward::ForwardResult& fr = x.fr;
+  if (fr.upstream_first_byte_ms >= 0)
+    MetricsLayout::observe_upstream(m, fr.upstream_first_byte_ms / 1000.0);
+  if (ctx.upstream_failed && fr.upstream >= 0)
+    ++m.upstream_failures[static_cast<size_t>(fr.upstream)];
   if (fr.client_gone || conn.client_gone()) ++m.client_disconnects;
-  record(ctx, route, reply_code, worker, t0);
+  static const std::string kNoReply;
+  record(ctx, route, x.reply ? x.reply->code : kNoReply, worker, t0);
 }
 
 void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& reply_code, int worker,
@@ -297,8 +343,10 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   layout_.count_request(m, route, ctx.status, ctx.account.tier);
   if (!reply_code.empty()) {
     auto it = m.local_replies.find(reply_code);
-    if (it == m.local_replies.end()) m.local_replies.emplace(reply_code, 1);
-    else ++it->second;
+    if (it == m.local_replies.end())
+      m.local_replies.emplace(reply_code, 1);
+    else
+      ++it->second;
     if (ctx.status == 429) ++m.limit_refusals[layout_.tier_index(ctx.account.tier)];
   }
 
@@ -307,8 +355,10 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   // identical so the audit row's ts column matches its line (audit verify).
   rec.ts = ctx.arrived - ctx.arrived % kNsPerMs;
   // ctx ends with this call: its strings move into the record.
-  if (ctx.account.account.empty()) rec.account = "-";
-  else rec.account = std::move(ctx.account.account);
+  if (ctx.account.account.empty())
+    rec.account = "-";
+  else
+    rec.account = std::move(ctx.account.account);
   rec.key_id = std::move(ctx.account.key_id);
   rec.ip = std::move(ctx.client_ip);
   rec.user_agent = std::move(ctx.user_agent);
@@ -319,7 +369,9 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   if (!ctx.response_summary.empty()) rec.response = std::move(ctx.response_summary);
   rec.status = ctx.status;
   rec.latency_ms =
-      std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() * 1000.0) /
+      std::round(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() *
+          1000.0) /
       1000.0;
   rec.action = action_name(ctx.action);
   if (!ctx.notes.empty()) {
@@ -336,8 +388,10 @@ void Gateway::record(ExchangeContext& ctx, RouteId route, const std::string& rep
   if (!st.ok()) {
     ++m.audit_dropped;
     audit_refusing_.store(true);
-    std::fprintf(stderr, "distillguard: AUDIT RECORD LOST (%s); refusing new requests with 503 until it drains\n",
-                 st.to_string().c_str());
+    std::fprintf(
+        stderr,
+        "distillguard: AUDIT RECORD LOST (%s); refusing new requests with 503 until it drains\n",
+        st.to_string().c_str());
   }
 }
 
@@ -358,7 +412,8 @@ int serve(const Config& config) {
   so.path = config.storage.sqlite_path;
   auto store = open_sqlite_account_store(so, clock);
   if (!store.ok()) {
-    std::fprintf(stderr, "distillguard serve: cannot open the account store: %s\n", store.status().to_string().c_str());
+    std::fprintf(stderr, "distillguard serve: cannot open the account store: %s\n",
+                 store.status().to_string().c_str());
     return 1;
   }
   AuditLogOptions ao;
@@ -367,7 +422,8 @@ int serve(const Config& config) {
   ao.keep_content = config.audit.keep_content;
   auto audit = AuditLog::open(config.audit.effective_sqlite_path(config.storage), ao);
   if (!audit.ok()) {
-    std::fprintf(stderr, "distillguard serve: cannot open the audit log: %s\n", audit.status().to_string().c_str());
+    std::fprintf(stderr, "distillguard serve: cannot open the audit log: %s\n",
+                 audit.status().to_string().c_str());
     return 1;
   }
   auto chain = build_chain(config, clock, **store, **audit);
@@ -382,8 +438,10 @@ int serve(const Config& config) {
   }
   (*gw)->start();
   const std::string& host = (*gw)->host();
-  if (host.find(':') != std::string::npos) std::printf("listening on [%s]:%u\n", host.c_str(), (*gw)->port());
-  else std::printf("listening on %s:%u\n", host.c_str(), (*gw)->port());
+  if (host.find(':') != std::string::npos)
+    std::printf("listening on [%s]:%u\n", host.c_str(), (*gw)->port());
+  else
+    std::printf("listening on %s:%u\n", host.c_str(), (*gw)->port());
   std::fflush(stdout);
 
   int sig = 0;
@@ -393,7 +451,8 @@ int serve(const Config& config) {
   gw->reset();
   Status fl = (*audit)->flush();
   if (!fl.ok()) {
-    std::fprintf(stderr, "distillguard serve: audit log not fully flushed: %s\n", fl.to_string().c_str());
+    std::fprintf(stderr, "distillguard serve: audit log not fully flushed: %s\n",
+                 fl.to_string().c_str());
     return 1;
   }
   return 0;

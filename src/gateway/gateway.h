@@ -43,8 +43,8 @@ namespace net = boost::asio;
 class Gateway final : public http::Handler {
  public:
   // Binds the listening socket (see port()); serves after start().
-  static Result<std::unique_ptr<Gateway>> create(const Config& config, Clock& clock, AuditLog& audit,
-                                                 pipeline::Chain chain);
+  static Result<std::unique_ptr<Gateway>> create(const Config& config, Clock& clock,
+                                                 AuditLog& audit, pipeline::Chain chain);
   ~Gateway() override;
 
   uint16_t port() const { return server_->local_port(); }
@@ -53,11 +53,19 @@ class Gateway final : public http::Handler {
   // Graceful: stop accepting, finish in-flight exchanges (bounded), stop threads.
   void stop() { server_->stop(); }
 
-  net::awaitable<void> handle(http::Request& req, bool body_too_large, http::Connection& conn) override;
+  net::awaitable<void> handle(http::Request& req, bool body_too_large,
+                              http::Connection& conn) override;
 
  private:
+  struct Exchange;
   Gateway(const Config& config, Clock& clock, AuditLog& audit, pipeline::Chain chain);
   net::awaitable<void> serve_metrics(http::Connection& conn);
+  // The synchronous start of an exchange: fills x.ctx from the request, gives
+  // the early replies (413, 404, 405, 400, 503) and runs the chain.
+  void admit(http::Request& req, bool body_too_large, http::Connection& conn, RouteId route,
+             std::string_view path, Exchange& x);
+  // Fills x.reply_body / x.reply_headers and the record's summary for x.reply.
+  void prepare_reply(Exchange& x);
   void record(ExchangeContext& ctx, RouteId route, const std::string& reply_code, int worker,
               std::chrono::steady_clock::time_point t0);
 
