@@ -81,6 +81,8 @@ class UpstreamConn {
   int uses = 0;
   // Scratch for reading response bodies (reused with the connection).
   std::array<char, 16384> body_buf;
+  // The current response's Content-Type (its capacity is reused too).
+  std::string content_type;
   // Times the reads of the current exchange (begin/end around each); on
   // expiry the connection is closed.
   OpTimeout timeout;

@@ -5,12 +5,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 #include "http/errors.h"
@@ -28,7 +29,62 @@ using http::UpstreamConn;
 namespace {
 
 constexpr auto kNothrow = net::as_tuple(net::use_awaitable);
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+// The upstream's response head and body. Only the status and the
+// Content-Type are kept from the head (the forwarder drops every other field),
+// so parsing it allocates nothing: the Content-Type goes into a string owned
+// by the upstream connection. Body bytes are written into the buffer given
+// to set_body_buffer(), like beast's buffer_body: when it is full, parsing
+// stops with error::need_buffer.
+class ResponseParser final : public bhttp::basic_parser<false> {
+ public:
+  explicit ResponseParser(std::string& content_type) : content_type_(content_type) {
+    content_type_.clear();
+  }
+
+  int status() const { return status_; }
+  // The first Content-Type field's value ("" if none).
+  std::string_view content_type() const { return content_type_; }
+  void set_body_buffer(char* data, size_t size) {
+    data_ = data;
+    room_ = size;
+  }
+  size_t body_room() const { return room_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int,
+                       error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, error_code&) override { status_ = code; }
+  void on_field_impl(bhttp::field name, beast::string_view, beast::string_view value,
+                     error_code&) override {
+    if (name == bhttp::field::content_type && !have_content_type_) {
+      content_type_.assign(value.data(), value.size());
+      have_content_type_ = true;
+    }
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  size_t on_body_impl(beast::string_view body, error_code& ec) override { return take(body, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override {
+    return take(body, ec);
+  }
+  void on_finish_impl(error_code&) override {}
+
+  size_t take(beast::string_view body, error_code& ec) {
+    const size_t n = std::min(room_, body.size());
+    if (n > 0) std::memcpy(data_, body.data(), n);
+    data_ += n;
+    room_ -= n;
+    if (n < body.size()) ec = bhttp::error::need_buffer;
+    return n;
+  }
+
+  std::string& content_type_;
+  bool have_content_type_ = false;
+  int status_ = 0;
+  char* data_ = nullptr;
+  size_t room_ = 0;
+};
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -400,7 +456,7 @@ net::awaitable<void> proxy(Exchange& x) {
         ec = wec;
       }
     }
-    p.emplace();
+    p.emplace(uc->content_type);
     p->body_limit(boost::none);
     if (!ec) {
       if (uc->tls()) {
@@ -427,7 +483,7 @@ net::awaitable<void> proxy(Exchange& x) {
     co_return;
   }
   ++uc->uses;
-  std::string_view ctype = p->get()[bhttp::field::content_type];
+  std::string_view ctype = p->content_type();
   if (ctype.substr(0, 17) == "text/event-stream")
     co_await relay_stream(x, std::move(uc), *p);
   else
@@ -443,7 +499,7 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
     int& n;
     ~Dec() { --n; }
   } dec{x.ws.active_streams};
-  ctx.status = static_cast<int>(p.get().result_int());
+  ctx.status = p.status();
   if (!co_await x.client.write_stream_head(ctx.status, "text/event-stream", ctx.response_headers)) {
     x.current = nullptr;
     uc->close();
@@ -459,12 +515,11 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   char* buf = uc->body_buf.data();
   const size_t cap = uc->body_buf.size();
   while (!p.is_done()) {
-    p.get().body().data = buf;
-    p.get().body().size = cap;
+    p.set_body_buffer(buf, cap);
     error_code ec;
     DG_READ_BODY(x, uc, p, ec)
     if (ec == bhttp::error::need_buffer) ec = {};
-    size_t got = cap - p.get().body().size;
+    size_t got = cap - p.body_room();
     if (got > 0) {
       std::string_view complete = framer.take(std::string_view(buf, got));
       if (!complete.empty()) {
@@ -538,12 +593,11 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
       spill.append(buf, got);
       got = 0;
     }
-    p.get().body().data = buf + got;
-    p.get().body().size = cap - got;
+    p.set_body_buffer(buf + got, cap - got);
     error_code ec;
     DG_READ_BODY(x, uc, p, ec)
     if (ec == bhttp::error::need_buffer) ec = {};
-    got = cap - p.get().body().size;
+    got = cap - p.body_room();
     if (!ec && spill.size() + got > x.options.max_response_bytes) ec = bhttp::error::body_limit;
     if (ec) {
       x.current = nullptr;
@@ -565,7 +619,7 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
     body = spill;
   }
   const bool keep = p.keep_alive();
-  const int status = static_cast<int>(p.get().result_int());
+  const int status = p.status();
   if (ctype.empty()) ctype = "application/json";
   std::string edited;
   if (ctype.find("json") != std::string_view::npos) {
