@@ -9,9 +9,10 @@
 # At 1 and 32 connections: req/s, p50/p99 latency, CPU per request of the proxy
 # process (from /proc/PID/stat), and time to first token of streamed responses.
 # Writes bench/results/<UTC time>/ (raw wrk output, results.json),
-# bench/results/latest.json and docs/benchmarks.md.
+# bench/results/latest.json and docs/benchmarks.md (not with --no-docs).
 #
 # usage: bench/run.sh [--quick] [--no-docs] [--wait-idle] [--targets "direct nginx haproxy dg-on dg-off"]
+#   --no-docs   leave docs/benchmarks.md and bench/results/latest.json alone
 #   --quick     one round of 3 s runs, 1 s warm-up, 100 TTFT requests
 #               (default: 3 rounds of 5 s runs, 3 s warm-up, 300 TTFT requests)
 #   --wait-idle wait (at most 5 min) for load average < 1 before measuring
@@ -214,8 +215,11 @@ notes_json+="}"
   printf ']}\n'
 } >"$OUT/results.json"
 node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$OUT/results.json"
-cp "$OUT/results.json" bench/results/latest.json
 node bench/lib/report.mjs "$OUT/results.json" >"$OUT/benchmarks.md"
-if ((DOCS)); then cp "$OUT/benchmarks.md" docs/benchmarks.md; log "wrote docs/benchmarks.md"; fi
+if ((DOCS)); then
+  cp "$OUT/results.json" bench/results/latest.json
+  cp "$OUT/benchmarks.md" docs/benchmarks.md
+  log "wrote docs/benchmarks.md and bench/results/latest.json"
+fi
 log "raw results in ${OUT#$ROOT/}"
 cat "$OUT/benchmarks.md"
