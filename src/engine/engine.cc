@@ -18,6 +18,7 @@ constexpr int kHistory = 16;
 constexpr size_t kMaxEdges = 20000;
 constexpr int kSlotMembers = 6;
 constexpr uint32_t kSimilarityMinExchanges = 8;
+constexpr TimeNs kCreatedBucket = 12 * 3600 * kNsPerSec;
 // Link evidence of a shared set of (two or more) reused instruction wrappers:
 // enough on its own (EngineConfig::link_threshold is 0.6).
 constexpr double kWrapperSetLink = 0.65;
@@ -66,16 +67,26 @@ struct Cluster {
   bool flagged = false;
   FirstFlagged first;
   std::array<uint32_t, kLinkKinds> links{};
-  TimeNs created_min = 0, created_max = 0;  // members' creation times (0 unknown)
-  GroupEvidence group;                      // members' similarity to the group's capability mix
+  // Members' creation times in 12-hour buckets (unknown ones not counted): a
+  // creation burst stays visible when aged accounts join the cluster too.
+  TopK<8> created_buckets;
+  GroupEvidence group;  // members' similarity to the group's capability mix
   void add_similarity(double cos) {
     ++group.joins;
     group.member_similarity += (cos - group.member_similarity) / group.joins;
   }
   void add_created(TimeNs c) {
-    if (c == 0) return;
-    if (created_min == 0 || c < created_min) created_min = c;
-    if (c > created_max) created_max = c;
+    if (c != 0) created_buckets.add(static_cast<uint64_t>(c / kCreatedBucket));
+  }
+  // Members created within a bucket of `c` (guaranteed counts).
+  uint32_t created_near(TimeNs c) const {
+    const int64_t b = c / kCreatedBucket;
+    uint32_t k = 0;
+    for (int i = 0; i < 8; ++i)
+      if (created_buckets.count[i] &&
+          std::llabs(static_cast<int64_t>(created_buckets.key[i]) - b) <= 1)
+        k += created_buckets.guaranteed(i);
+    return k;
   }
 };
 
@@ -261,15 +272,13 @@ struct Engine::Impl {
       kinds |= kLinkCreationBurst;
     }
     if (!(kinds & kLinkCreationBurst) && pa.created) {
-      // Created inside the creation burst of b's cluster (a ring of accounts
-      // opened within a week of each other).
+      // Created inside a creation burst of b's cluster: five or more of its
+      // members opened within a day or so of this account (whatever the
+      // creation times of its other members).
       uint32_t rb = find_const(b);
       if (accounts[rb].cluster != kNone) {
         const Cluster& cb = clusters[accounts[rb].cluster];
-        if (accounts[rb].size >= 5 && cb.created_min &&
-            cb.created_max - cb.created_min <= 7 * 86400 * kNsPerSec &&
-            pa.created >= cb.created_min - 2 * 3600 * kNsPerSec &&
-            pa.created <= cb.created_max + 2 * 3600 * kNsPerSec) {
+        if (accounts[rb].size >= 5 && cb.created_near(pa.created) >= 5) {
           s += 0.25;
           kinds |= kLinkCreationBurst;
         }
@@ -345,8 +354,7 @@ struct Engine::Impl {
       C.group.links += D.group.links;
       C.group.block_links += D.group.block_links;
       C.agg.merge(D.agg);
-      C.add_created(D.created_min);
-      C.add_created(D.created_max);
+      C.created_buckets.merge(D.created_buckets);
       for (int i = 0; i < kLinkKinds; ++i) C.links[i] += D.links[i];
       if (D.flagged && (!C.flagged || D.first.ts < C.first.ts)) {
         C.flagged = true;

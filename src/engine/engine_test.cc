@@ -602,6 +602,48 @@ TEST(Engine, RareWrappersAmongOneOffOpeningsStillLink) {
   EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
 }
 
+// A ring opened in a creation burst keeps that evidence after aged accounts
+// (created months apart) join it: a newcomer created inside the burst links on
+// its first use of the ring's wrapper. An account created months away that
+// uses the same wrapper once does not.
+TEST(Engine, CreationBurstSurvivesAgedMembers) {
+  Engine e;
+  Rng rng(31);
+  const auto& p = broad_prompts();
+  const std::string w = "Please answer the following thoroughly and accurately.\n\n";
+  TimeNs t = kT0;
+  auto send = [&](const std::string& acct, const std::string& prompt, TimeNs created) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250));
+    q.ua = "ua-" + acct;
+    auto r = make(acct, t += 40 * kNsPerSec, q);
+    r.account_created = created;
+    return e.observe(r);
+  };
+  const TimeNs burst = kT0 - 10 * 86400 * kNsPerSec;
+  const TimeNs day = 86400 * kNsPerSec;
+  for (int i = 0; i < 10; ++i) {
+    for (int a = 0; a < 8; ++a)  // the ring, opened within two hours
+      send("ring_" + std::to_string(a),
+           w + p[rng.below(p.size())] + " #" + std::to_string(a * 100 + i),
+           burst + a * 900 * kNsPerSec);
+    for (int a = 0; a < 4; ++a)  // aged accounts of the same actor, opened months apart
+      send("aged_" + std::to_string(a),
+           w + p[rng.below(p.size())] + " @" + std::to_string(a * 100 + i),
+           burst - (60 + 40 * a) * day);
+  }
+  auto ring = e.lookup("ring_0");
+  ASSERT_TRUE(ring.has_value());
+  ASSERT_EQ(ring->cluster_root,
+            e.lookup("aged_3")->cluster_root);  // the aged accounts joined the ring
+  auto joined =
+      send("newcomer", w + p[2] + " #9001", burst + 5 * 3600 * kNsPerSec);  // 3 h after the last
+  EXPECT_EQ(joined.cluster_root, ring->cluster_root);
+  auto other = send("stranger", w + p[4] + " #9002", burst - 150 * day);
+  EXPECT_EQ(other.cluster_size, 1u);
+}
+
 // A legitimate customer: 40 keys behind one corporate block, one application
 // (fixed system prompt, narrow task). Linked, but not an attack.
 TEST(Engine, BigCustomerBehindOneBlockStaysOk) {
