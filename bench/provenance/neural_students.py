@@ -22,7 +22,10 @@ Environment (defaults in brackets): DG_BIN, NS_BIN [build-neural/neural_student]
 NS_VOCAB [8000], NS_D [128], NS_LAYERS [2], NS_HEADS [4], NS_CTX [64], NS_STEPS [300], NS_BATCH [16],
 NS_GEN_TOKENS [150000], NS_THREADS [1], NS_GEN_BATCH [128], NS_TEMPERATURE [0.8], NS_STUDENTS (comma list of STUDENTS; default the seven of docs/countermeasures.md),
 NS_OUT [$DG_PROV_WORK/neural-s<strength>.json], NS_BASE [1], NS_BASE_STEPS [900], NS_BASE_LR [3e-3],
-NS_LR is the fine-tuning rate [1e-3]."""
+NS_LR is the fine-tuning rate [1e-3], NS_DETECT_STRENGTH (verify's --detect-strength; default verify's 0.5;
+1.0 scores every eligible position, as for a trace account), NS_SAVE_EVERY (also keep a checkpoint every this
+many training steps; default 0 = none), NS_CHECKPOINT=S (do not train: sample and test each named student's
+checkpoint at step S, reported as NAME@S -- for a run cut short)."""
 import array
 import collections
 import json
@@ -52,6 +55,9 @@ GEN_TOKENS = int(os.environ.get("NS_GEN_TOKENS", "150000"))
 THREADS = os.environ.get("NS_THREADS", "1")  # under a loaded 2-core machine 1 thread was as fast
 GEN_BATCH = os.environ.get("NS_GEN_BATCH", "128")
 TEMPERATURE = os.environ.get("NS_TEMPERATURE", "0.8")
+DETECT = os.environ.get("NS_DETECT_STRENGTH")
+SAVE_EVERY = os.environ.get("NS_SAVE_EVERY", "0")
+CHECKPOINT = os.environ.get("NS_CHECKPOINT")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no OpenMP spinning on a shared machine
 BUDGETS = [30_000, 100_000, 300_000]  # student words verified (as many as were generated)
 SEED = 7
@@ -123,7 +129,7 @@ def read_docs(path, vocab):
 
 
 def nice(args):
-    return ["nice", "-n", "10"] + args
+    return ["nice", "-n", "19"] + args
 
 
 def train_student(name, texts, seed, vocab=None, init=None, steps=None, lr=None):
@@ -138,16 +144,18 @@ def train_student(name, texts, seed, vocab=None, init=None, steps=None, lr=None)
     n_train = write_ids(os.path.join(d, "train.bin"), train)
     write_ids(os.path.join(d, "valid.bin"), valid)
     t0 = time.time()
-    p = subprocess.run(nice([NS_BIN, "--threads", THREADS, "train", "--train", os.path.join(d, "train.bin"),
+    log = os.path.join(d, "train.log")
+    with open(log, "w") as out:
+        subprocess.run(nice([NS_BIN, "--threads", THREADS, "train", "--train", os.path.join(d, "train.bin"),
                              "--valid", os.path.join(d, "valid.bin"), "--vocab-size", str(len(vocab.itos)),
                              "--model", d, "--d", str(ARCH["d"]), "--layers", str(ARCH["layers"]),
                              "--heads", str(ARCH["heads"]), "--ctx", str(ARCH["ctx"]), "--steps", str(steps or STEPS),
-                             "--batch", str(BATCH), "--lr", str(lr or LR), "--seed", str(seed)] +
-                            (["--init", init] if init else [])),
-                       capture_output=True, text=True, check=True)
-    open(os.path.join(d, "train.log"), "w").write(p.stdout)
-    final = dict(kv for kv in zip(*[iter(p.stdout.splitlines()[-1].split()[1:])] * 2))
-    params = int(p.stdout.split()[1])
+                             "--batch", str(BATCH), "--lr", str(lr or LR), "--seed", str(seed),
+                             "--save-every", SAVE_EVERY] + (["--init", init] if init else [])),
+                       stdout=out, check=True)
+    stdout = open(log).read()
+    final = dict(kv for kv in zip(*[iter(stdout.splitlines()[-1].split()[1:])] * 2))
+    params = int(stdout.split()[1])
     unk = sum(x == UNK for t in train for x in t) / max(1, sum(len(t) for t in train))
     return vocab, dict(params=params, train_tokens=n_train, vocab=len(vocab.itos), unk_share=round(unk, 4),
                        train_loss=float(final["train_loss"]), train_ppl=float(final["train_ppl"]),
@@ -176,8 +184,17 @@ def ensure_base():
     return vocab, d, info
 
 
-def generate(name, vocab, seed):
-    d = os.path.join(W, name)
+def checkpoint_info(name, step):
+    """What the training log says about checkpoint `step` of a run (the loss EMA at that step)."""
+    lines = open(os.path.join(W, name, "train.log")).read().splitlines()
+    params = int(lines[0].split()[1])
+    at = next(l.split() for l in lines if l.startswith(f"step {step} "))
+    return dict(params=params, steps=step, tokens_seen=step * BATCH * ARCH["ctx"], train_loss_ema=float(at[5]),
+                checkpoint_of=name)
+
+
+def generate(name, vocab, seed, d=None):
+    d = d or os.path.join(W, name)
     t0 = time.time()
     subprocess.run(nice([NS_BIN, "--threads", THREADS, "generate", "--model", d, "--tokens", str(GEN_TOKENS),
                          "--batch", GEN_BATCH, "--temperature", TEMPERATURE, "--seed", str(seed + 1000), "--out", os.path.join(d, "gen.bin")]),
@@ -190,11 +207,17 @@ def run(name):
     share, attack, seed = STUDENTS[name]
     t0 = time.time()
     texts = H.texts(share, attack, SEED)
-    if USE_BASE:
+    model = os.path.join(W, name)
+    if CHECKPOINT:
+        vocab = BASE[0] if USE_BASE else Vocab(texts, VOCAB)
+        info, model, label = checkpoint_info(name, int(CHECKPOINT)), os.path.join(model, f"step-{CHECKPOINT}"), f"{name}@{CHECKPOINT}"
+    elif USE_BASE:
         vocab, info = train_student(name, texts, seed, vocab=BASE[0], init=BASE[1])
+        label = name
     else:
         vocab, info = train_student(name, texts, seed)
-    docs, gen_seconds = generate(name, vocab, seed)
+        label = name
+    docs, gen_seconds = generate(name, vocab, seed, model)
     info.update(gen_tokens=GEN_TOKENS, gen_words=sum(len(d.split()) for d in docs), gen_seconds=gen_seconds)
     cells = []
     for b in BUDGETS + [10**12]:
@@ -206,21 +229,23 @@ def run(name):
             n += len(doc.split())
         if b > 10**11 and cells and n == cells[-1]["words"]:
             break
-        path = os.path.join(W, f"{name}-{min(b, n)}.txt")
+        path = os.path.join(W, f"{label}-{min(b, n)}.txt")
         with open(path, "w") as f:
             f.write("\n\n".join(acc))
-        own = common.verify_files([path], account=common.ATTACKER)[0]
-        best = common.verify_files([path])[0]
+        own = common.verify_files([path], account=common.ATTACKER, detect_strength=DETECT)[0]
+        best = common.verify_files([path], detect_strength=DETECT)[0]
         cells.append(dict(words=n, positions=own["positions"], score=own["score"], p_attacker=own["p_value"],
                           attributed=best["account"], p_attribution=best["account_p_value"]))
         if n < b:
             break
     info["cells"] = cells
-    print(f"{name:20s} loss {info['train_loss']:.2f}/{info['valid_loss']:.2f} (ppl {info['valid_ppl']:.0f}) "
-          f"[{info['train_seconds']:.0f}s+{gen_seconds:.0f}s] " + " | ".join(
+    loss = (f"loss {info['train_loss']:.2f}/{info['valid_loss']:.2f} (ppl {info['valid_ppl']:.0f})" if "valid_loss" in info
+            else f"train loss (EMA) {info['train_loss_ema']:.2f}")
+    print(f"{label:20s} {loss} "
+          f"[{info.get('train_seconds', 0):.0f}s+{gen_seconds:.0f}s] " + " | ".join(
               f"{c['words']//1000}k: pos {c['positions']} p={c['p_attacker']:.2g} -> {c['attributed'] or 'none'} "
               f"({c['p_attribution']:.2g})" for c in cells) + f"  [{time.time()-t0:.0f}s]", flush=True)
-    return info
+    return label, info
 
 
 if __name__ == "__main__":
@@ -234,6 +259,6 @@ if __name__ == "__main__":
         print("base model:", json.dumps(BASE[2]), flush=True)
     results = json.load(open(OUT))["results"] if os.path.exists(OUT) and os.environ.get("NS_APPEND") else {}
     for name in names:
-        results[name] = run(name)
-        json.dump(dict(strength=STRENGTH, temperature=float(TEMPERATURE), arch=ARCH, base=BASE and BASE[2], vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
+        label, results[label] = run(name)
+        json.dump(dict(strength=STRENGTH, detect_strength=float(DETECT or 0.5), temperature=float(TEMPERATURE), arch=ARCH, base=BASE and BASE[2], vocab=VOCAB, steps=STEPS, batch=BATCH, lr=LR,
                        gen_tokens=GEN_TOKENS, results=results), open(OUT, "w"), indent=1)

@@ -5,10 +5,14 @@
 // Tokenisation lives in Python (bench/provenance/neural_students.py): this program reads and
 // writes little-endian int32 token ids; id 0 is the document separator (EOS).
 //
-//   neural_student train --train T.bin --valid V.bin --vocab-size N --model DIR [--init BASE] [--d 128 ...]
+//   neural_student train --train T.bin --valid V.bin --vocab-size N --model DIR [--init BASE] [--d
+//   128 ...]
 //       prints "step S loss L" lines and a final "valid_loss L ppl P tokens N seconds S" line;
-//       writes DIR/model.pt and DIR/model.cfg (the hyper-parameters).
-//   neural_student generate --model DIR --tokens N --out G.bin [--batch 64 --temperature 1 --seed 1]
+//       writes DIR/model.pt and DIR/model.cfg (the hyper-parameters); with --save-every K also a
+//       checkpoint DIR/step-S/ (model.pt, model.cfg) every K steps, so a run cut short can still be
+//       sampled.
+//   neural_student generate --model DIR --tokens N --out G.bin [--batch 64 --temperature 1 --seed
+//   1]
 //       samples N tokens in total from `batch` independent streams (each starts at EOS and runs
 //       on across document ends); a stream's context is the last `ctx` tokens: when it is full,
 //       the key/value cache is rebuilt from the newest ctx/2 tokens. Writes the streams one
@@ -19,13 +23,14 @@
 //
 // Deterministic for a given seed and thread count (single process, CPU, fixed --threads).
 // Bench code, not product code: errors throw and end the process with a message.
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -176,12 +181,14 @@ double mean_loss(Student& model, const std::vector<int32_t>& ids, int64_t ctx) {
   return n ? sum / static_cast<double>(n) : std::nan("");
 }
 
-int train(const std::string& train_path, const std::string& valid_path, Config cfg, const std::string& init,
-          const std::string& dir, int64_t steps, int64_t batch, double lr, uint64_t seed) {
+int train(const std::string& train_path, const std::string& valid_path, Config cfg,
+          const std::string& init, const std::string& dir, int64_t steps, int64_t batch, double lr,
+          uint64_t seed, int64_t save_every) {
   torch::manual_seed(seed);
   auto ids = read_ids(train_path);
   auto valid = read_ids(valid_path);
-  if (static_cast<int64_t>(ids.size()) <= cfg.ctx + 1) throw std::runtime_error("training set too small");
+  if (static_cast<int64_t>(ids.size()) <= cfg.ctx + 1)
+    throw std::runtime_error("training set too small");
   if (!init.empty()) cfg = load_config(init + "/model.cfg");  // fine-tune: the base's shape
   Student model(cfg);
   if (!init.empty()) torch::load(model, init + "/model.pt");
@@ -193,19 +200,26 @@ int train(const std::string& train_path, const std::string& valid_path, Config c
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& kv : model->named_parameters())
     (kv.value().dim() >= 2 ? decay : no_decay).push_back(kv.value());
-  torch::optim::AdamW opt({torch::optim::OptimizerParamGroup(decay), torch::optim::OptimizerParamGroup(no_decay)},
-                          torch::optim::AdamWOptions(lr).betas({0.9, 0.98}).weight_decay(0.01));
+  torch::optim::AdamW opt(
+      {torch::optim::OptimizerParamGroup(decay), torch::optim::OptimizerParamGroup(no_decay)},
+      torch::optim::AdamWOptions(lr).betas({0.9, 0.98}).weight_decay(0.01));
   static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[1].options()).weight_decay(0.0);
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> start_dist(0, static_cast<int64_t>(ids.size()) - cfg.ctx - 2);
+  std::uniform_int_distribution<int64_t> start_dist(0,
+                                                    static_cast<int64_t>(ids.size()) - cfg.ctx - 2);
   const int64_t warmup = std::max<int64_t>(1, steps / 20);
   auto t0 = std::chrono::steady_clock::now();
   double ema = 0;
   for (int64_t s = 1; s <= steps; ++s) {
-    double f = s <= warmup ? static_cast<double>(s) / warmup
-                           : 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * (s - warmup) / std::max<int64_t>(1, steps - warmup)));
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr * f);
-    auto x = torch::empty({batch, cfg.ctx}, torch::kLong), y = torch::empty({batch, cfg.ctx}, torch::kLong);
+    double f =
+        s <= warmup
+            ? static_cast<double>(s) / warmup
+            : 0.1 + 0.9 * 0.5 *
+                        (1 + std::cos(M_PI * (s - warmup) / std::max<int64_t>(1, steps - warmup)));
+    for (auto& g : opt.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr * f);
+    auto x = torch::empty({batch, cfg.ctx}, torch::kLong),
+         y = torch::empty({batch, cfg.ctx}, torch::kLong);
     auto xa = x.accessor<int64_t, 2>(), ya = y.accessor<int64_t, 2>();
     for (int64_t i = 0; i < batch; ++i) {
       int64_t st = start_dist(rng);
@@ -224,17 +238,29 @@ int train(const std::string& train_path, const std::string& valid_path, Config c
     ema = s == 1 ? l : 0.98 * ema + 0.02 * l;
     if (s % 50 == 0 || s == steps) {
       double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("step %lld loss %.4f ema %.4f lr %.2e seconds %.1f\n", static_cast<long long>(s), l, ema,
-                  lr * f, sec);
+      std::printf("step %lld loss %.4f ema %.4f lr %.2e seconds %.1f\n", static_cast<long long>(s),
+                  l, ema, lr * f, sec);
       std::fflush(stdout);
+    }
+    if (save_every > 0 && s % save_every == 0 && s < steps) {
+      const std::string ck = dir + "/step-" + std::to_string(s);
+      std::filesystem::create_directories(ck);
+      torch::save(model, ck + "/model.pt");
+      save_config(cfg, ck + "/model.cfg");
     }
   }
   double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double vl = mean_loss(model, valid, cfg.ctx);
-  double tl = mean_loss(model, std::vector<int32_t>(ids.begin(), ids.begin() + std::min<size_t>(ids.size(), valid.size() + cfg.ctx + 1)), cfg.ctx);
-  std::printf("final train_loss %.4f train_ppl %.2f valid_loss %.4f valid_ppl %.2f steps %lld tokens_seen %lld seconds %.1f\n",
-              tl, std::exp(tl), vl, std::exp(vl), static_cast<long long>(steps),
-              static_cast<long long>(steps * batch * cfg.ctx), sec);
+  double tl = mean_loss(
+      model,
+      std::vector<int32_t>(ids.begin(),
+                           ids.begin() + std::min<size_t>(ids.size(), valid.size() + cfg.ctx + 1)),
+      cfg.ctx);
+  std::printf(
+      "final train_loss %.4f train_ppl %.2f valid_loss %.4f valid_ppl %.2f steps %lld tokens_seen "
+      "%lld seconds %.1f\n",
+      tl, std::exp(tl), vl, std::exp(vl), static_cast<long long>(steps),
+      static_cast<long long>(steps * batch * cfg.ctx), sec);
   torch::save(model, dir + "/model.pt");
   save_config(cfg, dir + "/model.cfg");
   return 0;
@@ -302,8 +328,8 @@ class Sampler {
   int64_t len_ = 0;
 };
 
-int generate(const std::string& dir, int64_t tokens, int64_t batch, double temperature, uint64_t seed,
-             const std::string& out_path) {
+int generate(const std::string& dir, int64_t tokens, int64_t batch, double temperature,
+             uint64_t seed, const std::string& out_path) {
   torch::manual_seed(seed);
   torch::NoGradGuard g;
   auto t0 = std::chrono::steady_clock::now();
@@ -322,8 +348,8 @@ int generate(const std::string& dir, int64_t tokens, int64_t batch, double tempe
     written += static_cast<int64_t>(h.size()) - 1;
   }
   double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("generated %lld tokens in %lld streams, seconds %.1f\n", static_cast<long long>(written),
-              static_cast<long long>(batch), sec);
+  std::printf("generated %lld tokens in %lld streams, seconds %.1f\n",
+              static_cast<long long>(written), static_cast<long long>(batch), sec);
   return 0;
 }
 
@@ -356,7 +382,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads");
   Config cfg;
   std::string train_path, valid_path, dir, out_path, init;
-  int64_t steps = 1000, batch = 32, tokens = 100000, gen_batch = 64;
+  int64_t steps = 1000, batch = 32, tokens = 100000, gen_batch = 64, save_every = 0;
   double lr = 3e-3, temperature = 1.0;
   uint64_t seed = 1;
   auto* tr = app.add_subcommand("train", "train a student");
@@ -373,6 +399,8 @@ int main(int argc, char** argv) {
   tr->add_option("--batch", batch);
   tr->add_option("--lr", lr);
   tr->add_option("--seed", seed);
+  tr->add_option("--save-every", save_every,
+                 "also write DIR/step-S every this many steps (0: never)");
   auto* ge = app.add_subcommand("generate", "sample tokens");
   ge->add_option("--model", dir)->required();
   ge->add_option("--tokens", tokens);
@@ -387,7 +415,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   try {
-    if (*tr) return train(train_path, valid_path, cfg, init, dir, steps, batch, lr, seed);
+    if (*tr)
+      return train(train_path, valid_path, cfg, init, dir, steps, batch, lr, seed, save_every);
     if (*ge) return generate(dir, tokens, gen_batch, temperature, seed, out_path);
     if (*sv) return serve(dir, temperature, seed);
   } catch (const std::exception& e) {
