@@ -1,17 +1,20 @@
 #include "audit/audit_log.h"
 
+#include <linux/futex.h>
 #include <openssl/evp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "common/hash.h"
 #include "common/thread_priority.h"
 #include "store/sqlite/sqlite_db.h"
-
 
 namespace dg {
 
@@ -114,14 +117,19 @@ class SqliteAuditSink final : public AuditSink {
     DG_ASSIGN_OR_RETURN(begin_, SqliteStmt::prepare(*db_, "BEGIN IMMEDIATE"));
     DG_ASSIGN_OR_RETURN(commit_, SqliteStmt::prepare(*db_, "COMMIT"));
     DG_ASSIGN_OR_RETURN(rollback_, SqliteStmt::prepare(*db_, "ROLLBACK"));
-    DG_ASSIGN_OR_RETURN(head_, SqliteStmt::prepare(*db_,
-        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
-    DG_ASSIGN_OR_RETURN(insert_, SqliteStmt::prepare(*db_,
-        "INSERT INTO audit_log(seq, ts_ns, account, record, prev_hash, hash) "
-        "VALUES(?,?,?,?,?,?)"));
-    DG_ASSIGN_OR_RETURN(set_head_, SqliteStmt::prepare(*db_,
-        "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
-        "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
+    DG_ASSIGN_OR_RETURN(
+        head_,
+        SqliteStmt::prepare(*db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+    DG_ASSIGN_OR_RETURN(
+        insert_,
+        SqliteStmt::prepare(*db_,
+                            "INSERT INTO audit_log(seq, ts_ns, account, record, prev_hash, hash) "
+                            "VALUES(?,?,?,?,?,?)"));
+    DG_ASSIGN_OR_RETURN(
+        set_head_,
+        SqliteStmt::prepare(*db_,
+                            "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
+                            "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
     if (options_.checkpoint_pages > 0) {
       // Our WAL hook replaces SQLite's auto-checkpoint on this connection:
       // commits only note the WAL size; the checkpointer thread copies pages.
@@ -177,9 +185,13 @@ class SqliteAuditSink final : public AuditSink {
       }
       to_hex64(next.bytes, next.hex);
       ++seq;
-      DG_RETURN_IF_ERROR(insert_.bind(1, seq).bind(2, int64_t{p.ts}).bind_static(3, p.account)
-                             .bind_static(4, p.line).bind_static(5, prev.hex_view())
-                             .bind_static(6, next.hex_view()).run());
+      DG_RETURN_IF_ERROR(insert_.bind(1, seq)
+                             .bind(2, int64_t{p.ts})
+                             .bind_static(3, p.account)
+                             .bind_static(4, p.line)
+                             .bind_static(5, prev.hex_view())
+                             .bind_static(6, next.hex_view())
+                             .run());
       cur ^= 1;
     }
     if (!batch.empty()) {
@@ -201,8 +213,8 @@ class SqliteAuditSink final : public AuditSink {
       // machine): copy pages here so the WAL stays bounded. BUSY = the
       // checkpointer is at it; its pages will be done.
       int log = 0, done = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                               &log, &done);
+      const int rc =
+          sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
       if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, db_->handle());
       return;
     }
@@ -252,7 +264,8 @@ class SqliteAuditSink final : public AuditSink {
     std::lock_guard<std::mutex> l(ckpt_report_mu_);
     if (now - last_ckpt_report_ < std::chrono::minutes(1)) return;
     last_ckpt_report_ = now;
-    std::fprintf(stderr, "distillguard: AUDIT LOG: WAL checkpoint of '%s' failed (%s); the "
+    std::fprintf(stderr,
+                 "distillguard: AUDIT LOG: WAL checkpoint of '%s' failed (%s); the "
                  "records are committed in the WAL, which keeps growing until this clears\n",
                  db_->path().c_str(), sqlite3_errmsg(db) ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   }
@@ -288,8 +301,9 @@ void redact_value(json::value& v) {
 }
 
 Result<bool> has_audit_table(SqliteDb& db) {
-  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(db,
-      "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_log'"));
+  DG_ASSIGN_OR_RETURN(
+      SqliteStmt s, SqliteStmt::prepare(
+                        db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_log'"));
   return s.step();
 }
 
@@ -320,6 +334,35 @@ Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& pat
 
 // ---------------------------------------------------------------- AuditLog
 
+namespace {
+
+// The writer sleeps on a futex: appends pay a system call only to wake it
+// from a sleep, never to hand a record over.
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expected, TimeNs timeout) {
+  timespec ts{};
+  if (timeout >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout / kNsPerSec);
+    ts.tv_nsec = static_cast<long>(timeout % kNsPerSec);
+  }
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  // EINTR, EAGAIN (the word changed) and ETIMEDOUT all mean: look again.
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
+                timeout >= 0 ? &ts : nullptr, nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>& word) {
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+                nullptr, 0);
+}
+
+TimeNs steady_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 AuditLog::AuditLog(std::unique_ptr<AuditSink> sink, const AuditLogOptions& options)
     : sink_(std::move(sink)), options_(options) {}
 
@@ -349,11 +392,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& sqlite_path,
 
 AuditLog::~AuditLog() {
   Status st = flush(5 * kNsPerSec);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stop_ = true;
-  }
-  work_cv_.notify_all();
+  stop_.store(true);
+  wake_writer();
   if (writer_.joinable()) writer_.join();
   if (!st.ok()) {
     std::fprintf(stderr,
@@ -361,105 +401,149 @@ AuditLog::~AuditLog() {
                  "(%s)\n",
                  static_cast<long long>(counters().backlog), st.message().c_str());
   }
+  for (Node* n = head_.exchange(nullptr); n;) delete std::exchange(n, n->next);
   if (mirror_file_) std::fclose(mirror_file_);
 }
 
 Status AuditLog::append(ExchangeRecord record) {
-  Item item;
-  item.entry.ts = record.ts;
-  item.entry.account = record.account;
-  item.record = std::move(record);
-  return enqueue(std::move(item));
+  auto node = std::make_unique<Node>();
+  node->record = std::move(record);
+  return enqueue(std::move(node));
 }
 
 Status AuditLog::append_line(TimeNs ts, std::string account, std::string line) {
-  Item item;
-  item.entry = PendingEntry{ts, std::move(account), std::move(line)};
-  item.serialized = true;
-  return enqueue(std::move(item));
+  auto node = std::make_unique<Node>();
+  node->entry = PendingEntry{ts, std::move(account), std::move(line)};
+  node->serialized = true;
+  return enqueue(std::move(node));
 }
 
-Status AuditLog::enqueue(Item item) {
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (backlog_.size() + inflight_ >= options_.max_backlog) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return resource_exhausted("audit log backlog full (" +
-                                std::to_string(options_.max_backlog) +
-                                " records waiting for the disk)");
-    }
-    backlog_.push_back(std::move(item));
-    ++appended_;
-    wake = backlog_.size() == 1 || backlog_.size() >= options_.max_batch;
+void AuditLog::push(Node* node) {
+  Node* top = head_.load(std::memory_order_relaxed);
+  do {
+    node->next = top;
+  } while (!head_.compare_exchange_weak(top, node, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed));
+}
+
+Status AuditLog::enqueue(std::unique_ptr<Node> node) {
+  const auto max_backlog = static_cast<int64_t>(options_.max_backlog);
+  const int64_t before = pending_.fetch_add(1, std::memory_order_seq_cst);
+  if (before >= max_backlog) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return resource_exhausted("audit log backlog full (" + std::to_string(max_backlog) +
+                              " records waiting for the disk)");
   }
-  if (wake) work_cv_.notify_one();
+  push(node.release());
+  // Pairs with the writer's store of its sleeping state before it looks at
+  // head_ and pending_ again (both seq_cst): either it sees this record or we
+  // see it asleep.
+  const uint32_t state = writer_state_.load(std::memory_order_seq_cst);
+  if (state == kIdle ||
+      (state == kLingering && before + 1 >= static_cast<int64_t>(options_.max_batch))) {
+    if (writer_state_.exchange(kWorking) != kWorking) futex_wake(writer_state_);
+  }
   return {};
+}
+
+void AuditLog::wake_writer() {
+  if (writer_state_.exchange(kWorking) != kWorking) futex_wake(writer_state_);
+}
+
+template <typename Done>
+void AuditLog::writer_sleep(WriterState state, TimeNs timeout, Done done) {
+  writer_state_.store(state, std::memory_order_seq_cst);
+  if (!done()) futex_wait(writer_state_, state, timeout);
+  writer_state_.store(kWorking, std::memory_order_relaxed);
+}
+
+AuditLog::Node* AuditLog::take() {
+  while (head_.load(std::memory_order_acquire) == nullptr) {
+    if (stop_.load()) return nullptr;
+    writer_sleep(kIdle, -1, [&] { return head_.load() != nullptr || stop_.load(); });
+  }
+  if (options_.linger > 0) {
+    const TimeNs deadline = steady_now() + options_.linger;
+    auto enough = [&] {
+      return stop_.load() || flush_waiters_.load() > 0 ||
+             pending_.load() >= static_cast<int64_t>(options_.max_batch);
+    };
+    for (TimeNs now = steady_now(); now < deadline && !enough(); now = steady_now()) {
+      writer_sleep(kLingering, deadline - now, enough);
+    }
+  }
+  // Newest first on the stack: reverse into append order.
+  Node* oldest = nullptr;
+  for (Node* n = head_.exchange(nullptr, std::memory_order_acquire); n;) {
+    Node* next = n->next;
+    n->next = oldest;
+    oldest = n;
+    n = next;
+  }
+  return oldest;
 }
 
 void AuditLog::run() {
   set_current_thread_name("dg-audit");
   if (options_.background_priority) lower_current_thread_priority(ThreadPriority::kBackground);
-  // Records leave the backlog all at once (an O(1) swap: the I/O threads never
-  // wait behind a long critical section of this lower-priority thread) but
-  // still count against it (inflight_) until committed. They are written in
-  // batches of at most max_batch; a failed batch is retried as it is, so order
-  // and chain are preserved.
-  std::deque<Item> taken;
+  // Records are taken all at once (no lock: the I/O threads never wait for
+  // this lower-priority thread) but count against the backlog (pending_)
+  // until committed. They are written in batches of at most max_batch; a
+  // failed batch is retried as it is, so order and chain are preserved.
   std::vector<PendingEntry> batch;
+  std::vector<std::shared_ptr<FlushMark>> marks;
   TimeNs backoff = options_.retry_min;
-  std::unique_lock<std::mutex> lock(mu_);
+  Node* list = nullptr;  // taken, oldest first, not yet in a batch
   while (true) {
-    work_cv_.wait(lock, [&] { return stop_ || !backlog_.empty(); });
-    if (backlog_.empty()) break;  // stop_ and nothing left
-    if (options_.linger > 0 && !stop_ && backlog_.size() < options_.max_batch) {
-      work_cv_.wait_for(lock, std::chrono::nanoseconds(options_.linger), [&] {
-        return stop_ || flush_waiters_ > 0 || backlog_.size() >= options_.max_batch;
-      });
-    }
-    taken.swap(backlog_);
-    inflight_ = taken.size();
-    lock.unlock();
-    while (!taken.empty()) {
-      const size_t n = std::min(taken.size(), options_.max_batch);
-      batch.clear();
-      batch.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        Item& it = taken.front();
-        if (!it.serialized) {
-          if (!options_.keep_content) redact_content(it.record);
-          it.entry.line = to_json_line(it.record);
-        }
-        batch.push_back(std::move(it.entry));
-        taken.pop_front();
+    if (!list && !(list = take())) break;  // stopped, nothing left
+    batch.clear();
+    marks.clear();
+    while (list && batch.size() < options_.max_batch) {
+      std::unique_ptr<Node> n(std::exchange(list, list->next));
+      if (n->mark) {
+        marks.push_back(std::move(n->mark));
+        continue;
       }
-      while (true) {
-        Status st = sink_->write_batch(batch);
-        if (st.ok()) {
-          if (mirror_file_) mirror(batch);
-          lock.lock();
-          written_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
-          inflight_ -= n;
-          backoff = options_.retry_min;
-          lock.unlock();
-          done_cv_.notify_all();
-          break;
-        }
-        lock.lock();
-        const int64_t errors = write_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
-        std::fprintf(stderr,
-                     "distillguard: AUDIT LOG WRITE FAILED (%s); %zu records waiting in memory, "
-                     "retrying in %lld ms (failure #%lld)\n",
-                     st.to_string().c_str(), backlog_.size() + inflight_,
-                     static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
+      if (!n->serialized) {
+        if (!options_.keep_content) redact_content(n->record);
+        n->entry.line = to_json_line(n->record);
+        n->entry.ts = n->record.ts;
+        n->entry.account = std::move(n->record.account);
+      }
+      batch.push_back(std::move(n->entry));
+    }
+    while (!batch.empty()) {
+      Status st = sink_->write_batch(batch);
+      if (st.ok()) {
+        if (mirror_file_) mirror(batch);
+        const auto n = static_cast<int64_t>(batch.size());
+        written_.fetch_add(n, std::memory_order_relaxed);
+        pending_.fetch_sub(n, std::memory_order_relaxed);
+        backoff = options_.retry_min;
+        break;
+      }
+      const int64_t errors = write_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
+      std::fprintf(stderr,
+                   "distillguard: AUDIT LOG WRITE FAILED (%s); %lld records waiting in memory, "
+                   "retrying in %lld ms (failure #%lld)\n",
+                   st.to_string().c_str(), static_cast<long long>(pending_.load()),
+                   static_cast<long long>(backoff / kNsPerMs), static_cast<long long>(errors));
+      if (stop_.load()) {
         // Shutting down: the destructor reports what is left (still counted).
-        if (stop_) return;
-        work_cv_.wait_for(lock, std::chrono::nanoseconds(backoff), [&] { return stop_; });
-        lock.unlock();
-        backoff = std::min(backoff * 2, options_.retry_max);
+        while (list) delete std::exchange(list, list->next);
+        return;
       }
+      writer_sleep(kRetrying, backoff, [&] { return stop_.load(); });
+      backoff = std::min(backoff * 2, options_.retry_max);
     }
-    lock.lock();
+    if (!marks.empty()) {
+      {
+        std::lock_guard<std::mutex> l(done_mu_);
+        for (auto& m : marks) m->done = true;
+      }
+      done_cv_.notify_all();
+    }
   }
 }
 
@@ -484,27 +568,27 @@ void AuditLog::mirror(const std::vector<PendingEntry>& entries) {
 }
 
 Status AuditLog::flush(TimeNs timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  const int64_t target = appended_;
-  ++flush_waiters_;  // cuts the writer's linger short
-  work_cv_.notify_one();
-  bool done = done_cv_.wait_for(lock, std::chrono::nanoseconds(timeout), [&] {
-    return written_.load(std::memory_order_relaxed) >= target;
-  });
-  --flush_waiters_;
+  // A marker behind everything appended so far: done once they are committed.
+  auto node = std::make_unique<Node>();
+  auto mark = std::make_shared<FlushMark>();
+  node->mark = mark;
+  flush_waiters_.fetch_add(1);
+  push(node.release());
+  wake_writer();
+  std::unique_lock<std::mutex> lock(done_mu_);
+  const bool done =
+      done_cv_.wait_for(lock, std::chrono::nanoseconds(timeout), [&] { return mark->done; });
+  flush_waiters_.fetch_sub(1);
   if (!done) {
     return Status(StatusCode::kDeadlineExceeded,
-                  std::to_string(target - written_.load()) + " audit records not yet written");
+                  std::to_string(pending_.load()) + " audit records not yet written");
   }
   return {};
 }
 
 AuditLog::Counters AuditLog::counters() const {
   Counters c;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    c.backlog = static_cast<int64_t>(backlog_.size() + inflight_);
-  }
+  c.backlog = pending_.load(std::memory_order_relaxed);
   c.written = written_.load(std::memory_order_relaxed);
   c.write_errors = write_errors_.load(std::memory_order_relaxed);
   c.refused = refused_.load(std::memory_order_relaxed);
@@ -545,8 +629,10 @@ Result<ChainReport> verify_audit_chain(const std::string& path) {
   ChainReport r;
   DG_ASSIGN_OR_RETURN(bool exists, has_audit_table(*db));
   if (!exists) return r;  // no audit log written yet: an empty, intact chain
-  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db,
-      "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log ORDER BY seq"));
+  DG_ASSIGN_OR_RETURN(
+      SqliteStmt s,
+      SqliteStmt::prepare(
+          *db, "SELECT seq, ts_ns, account, record, prev_hash, hash FROM audit_log ORDER BY seq"));
   int64_t expected = 1;
   std::string prev = genesis_hash();
   auto broken = [&](int64_t seq, std::string why) {
@@ -565,10 +651,9 @@ Result<ChainReport> verify_audit_chain(const std::string& path) {
     const std::string hash = s.col_text(5);
     ++r.entries;
     if (seq != expected) {
-      broken(expected, seq > expected
-                           ? "entry missing (found seq " + std::to_string(seq) + " after seq " +
-                                 std::to_string(expected - 1) + ")"
-                           : "seq out of order");
+      broken(expected, seq > expected ? "entry missing (found seq " + std::to_string(seq) +
+                                            " after seq " + std::to_string(expected - 1) + ")"
+                                      : "seq out of order");
       return r;
     }
     if (prev_hash != prev) {
@@ -614,7 +699,8 @@ Result<int64_t> audit_last_seq(const std::string& path) {
   DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/false));
   DG_ASSIGN_OR_RETURN(bool exists, has_audit_table(*db));
   if (!exists) return int64_t{0};
-  DG_ASSIGN_OR_RETURN(SqliteStmt s, SqliteStmt::prepare(*db, "SELECT IFNULL(MAX(seq),0) FROM audit_log"));
+  DG_ASSIGN_OR_RETURN(SqliteStmt s,
+                      SqliteStmt::prepare(*db, "SELECT IFNULL(MAX(seq),0) FROM audit_log"));
   DG_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.col_int(0) : int64_t{0};
 }
@@ -636,8 +722,8 @@ Status read_audit_entries(const std::string& path, int64_t after_seq, int64_t li
   while (true) {
     DG_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) break;
-    AuditEntry e{s.col_int(0), s.col_int(1), s.col_text(2), s.col_text(3), s.col_text(4),
-                 s.col_text(5)};
+    AuditEntry e{s.col_int(0),  s.col_int(1),  s.col_text(2),
+                 s.col_text(3), s.col_text(4), s.col_text(5)};
     if (!fn(e)) break;
   }
   return {};

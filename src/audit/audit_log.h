@@ -7,14 +7,17 @@
 // hash or deleting/reordering entries breaks the chain at that seq;
 // verify_audit_chain() names the first broken entry.
 //
-// Non-blocking. append() never touches the disk (nor serializes): it moves the
-// record into a bounded in-memory backlog and returns. One writer thread
-// ("dg-audit", nice +5) takes the whole backlog at once and writes it in
-// batches (one SQLite transaction each, WAL); WAL checkpoints run on a second,
-// idle-priority thread ("dg-audit-ckpt", see SqliteAuditSinkOptions). If a batch fails (disk full,
-// I/O error, locked database) the error is printed to stderr and counted, the
-// records stay in the backlog in order and the batch is retried with backoff
-// — nothing is dropped. Only when the backlog is full does append() refuse
+// Non-blocking. append() never touches the disk (nor serializes) nor takes a
+// lock: it links the record onto a lock-free list (one allocation, one
+// compare-and-swap) and returns. One writer thread ("dg-audit", nice +5)
+// takes the whole list at once and writes it in batches (one SQLite
+// transaction each, WAL); WAL checkpoints run on a second, idle-priority
+// thread ("dg-audit-ckpt", see SqliteAuditSinkOptions). An append wakes the
+// writer (one futex system call) only when it sleeps for want of records, or
+// when a lingering batch is full. If a batch fails (disk full, I/O error,
+// locked database) the error is printed to stderr and counted, the records
+// stay in memory in order and the batch is retried with backoff — nothing is
+// dropped. Only when max_backlog records are waiting does append() refuse
 // (kResourceExhausted: the gateway answers 503 rather than serve an exchange it
 // cannot record).
 //
@@ -29,7 +32,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -95,21 +97,21 @@ Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(
     const std::string& path, const SqliteAuditSinkOptions& options = {});
 
 struct AuditLogOptions {
-  size_t max_backlog = 100000;           // records held in memory at most
-  size_t max_batch = 1024;               // records per transaction
-  std::string jsonl_path;                // "" = no mirror
-  bool keep_content = true;              // false: redact_content() each record
-  TimeNs retry_min = 50 * kNsPerMs;      // backoff after a failed batch, doubling...
-  TimeNs retry_max = 5 * kNsPerSec;      // ...up to this
+  size_t max_backlog = 100000;       // records held in memory at most
+  size_t max_batch = 1024;           // records per transaction
+  std::string jsonl_path;            // "" = no mirror
+  bool keep_content = true;          // false: redact_content() each record
+  TimeNs retry_min = 50 * kNsPerMs;  // backoff after a failed batch, doubling...
+  TimeNs retry_max = 5 * kNsPerSec;  // ...up to this
   // After the first record of an idle spell arrives, the writer waits this
   // long (or until max_batch records) before committing, so a quiet gateway
   // writes one transaction per few ms instead of one per request. Appends wake
-  // the writer only on the empty→non-empty edge or at max_batch. 0 = no wait.
+  // the writer only when it is idle, or lingering with max_batch records
+  // waiting. 0 = no wait.
   TimeNs linger = 5 * kNsPerMs;
   // Run the writer thread at background priority (nice +5, see
   // common/thread_priority.h) so that the I/O threads win the CPU from it more
-  // often. The I/O threads never wait for it: append() only takes a mutex the
-  // writer holds for O(1) steps.
+  // often. The I/O threads never wait for it: append() shares no lock with it.
   bool background_priority = true;
   SqliteAuditSinkOptions sqlite;  // for open()
 };
@@ -117,11 +119,11 @@ struct AuditLogOptions {
 class AuditLog {
  public:
   struct Counters {
-    int64_t backlog = 0;       // records waiting in memory
-    int64_t written = 0;       // records committed
-    int64_t write_errors = 0;  // failed batch attempts
-    int64_t refused = 0;       // append() calls refused with a full backlog
-    int64_t mirror_errors = 0; // failed JSONL mirror writes
+    int64_t backlog = 0;        // records waiting in memory
+    int64_t written = 0;        // records committed
+    int64_t write_errors = 0;   // failed batch attempts
+    int64_t refused = 0;        // append() calls refused with a full backlog
+    int64_t mirror_errors = 0;  // failed JSONL mirror writes
   };
 
   // Starts the writer thread on `sink`.
@@ -147,30 +149,47 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
  private:
+  // A flush() waiting for the records appended before it.
+  struct FlushMark {
+    bool done = false;  // guarded by done_mu_
+  };
+  // A record on its way to the disk, or a flush() marker (`mark` set). Kept
+  // unserialized: the writer serializes (and redacts) it, so append() costs
+  // the request path only a move.
+  struct Node {
+    Node* next = nullptr;
+    ExchangeRecord record;
+    PendingEntry entry;  // entry.line empty until serialized
+    bool serialized = false;
+    std::shared_ptr<FlushMark> mark;
+  };
+  // The writer's futex word: kWorking, or what it sleeps for.
+  enum WriterState : uint32_t { kWorking = 0, kIdle = 1, kLingering = 2, kRetrying = 3 };
+
   AuditLog(std::unique_ptr<AuditSink> sink, const AuditLogOptions& options);
+  // Both appends end here: refuse when full, else link and wake if needed.
+  Status enqueue(std::unique_ptr<Node> node);
+  void push(Node* node);
+  // Wakes the writer from any sleep (flush, stop).
+  void wake_writer();
+  // Sleeps in `state` until woken or `timeout` (< 0: none) unless `done()`.
+  template <typename Done>
+  void writer_sleep(WriterState state, TimeNs timeout, Done done);
+  // Writer: waits for records, lingers, then takes all of them, oldest first.
+  // nullptr once stopped with nothing left.
+  Node* take();
   void run();
   void mirror(const std::vector<PendingEntry>& entries);
 
   std::unique_ptr<AuditSink> sink_;
   AuditLogOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;
+  std::atomic<Node*> head_{nullptr};  // appended, not yet taken; newest first
+  std::atomic<int64_t> pending_{0};   // accepted, not yet committed (the backlog)
+  std::atomic<uint32_t> writer_state_{kWorking};
+  std::atomic<int> flush_waiters_{0};  // cuts the writer's linger short
+  std::atomic<bool> stop_{false};
+  std::mutex done_mu_;  // flush() waits on done_cv_ for its mark
   std::condition_variable done_cv_;
-  // A record waiting in memory; serialized (and redacted) by the writer
-  // thread, so append() costs the request path only a move.
-  struct Item {
-    ExchangeRecord record;
-    PendingEntry entry;  // entry.line empty until serialized
-    bool serialized = false;
-  };
-  // Both appends end here: refuse when full, else queue and wake the writer.
-  Status enqueue(Item item);
-
-  std::deque<Item> backlog_;   // guarded by mu_
-  size_t inflight_ = 0;        // records taken by the writer, not yet committed; guarded by mu_
-  int flush_waiters_ = 0;      // threads in flush(); guarded by mu_
-  int64_t appended_ = 0;       // total accepted; guarded by mu_
-  bool stop_ = false;
   std::atomic<int64_t> written_{0};
   std::atomic<int64_t> write_errors_{0};
   std::atomic<int64_t> refused_{0};
@@ -185,10 +204,10 @@ class AuditLog {
 void redact_content(ExchangeRecord& record);
 
 struct ChainReport {
-  int64_t entries = 0;   // entries checked
+  int64_t entries = 0;        // entries checked
   int64_t first_bad_seq = 0;  // 0 = chain intact
-  std::string reason;    // why first_bad_seq is broken
-  std::string head_hash; // hash of the last entry
+  std::string reason;         // why first_bad_seq is broken
+  std::string head_hash;      // hash of the last entry
 };
 
 // Checks the whole chain in the SQLite audit database at `path`: seqs
