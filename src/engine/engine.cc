@@ -19,9 +19,6 @@ constexpr size_t kMaxEdges = 20000;
 constexpr int kSlotMembers = 6;
 constexpr uint32_t kSimilarityMinExchanges = 8;
 constexpr TimeNs kCreatedBucket = 12 * 3600 * kNsPerSec;
-// Link evidence of a shared set of (two or more) reused instruction wrappers:
-// enough on its own (EngineConfig::link_threshold is 0.6).
-constexpr double kWrapperSetLink = 0.65;
 constexpr const char* kLinkNames[kLinkKinds] = {"shared_templates",    "shared_address_block",
                                                 "shared_fingerprint",  "creation_burst",
                                                 "synchronized_timing", "shared_system_prompt"};
@@ -184,21 +181,6 @@ struct Engine::Impl {
     return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
   }
 
-  // How many instruction wrappers two accounts share, each reused (seen at
-  // least twice, Profile::reused_prefixes) on both: openings and endings
-  // counted apart (one wrapper with both is one wrapper, not two). One script
-  // rotating its own set of wrappers over several accounts shares several;
-  // customers who happen to phrase one request alike share at most one.
-  static int shared_wrappers(const Profile& a, const Profile& b) {
-    auto shared = [](const TopK<4>& x, const TopK<4>& y) {
-      int k = 0;
-      for (int i = 0; i < 4; ++i) k += x.count[i] && y.count_of(x.key[i]);
-      return k;
-    };
-    return std::max(shared(a.reused_prefixes, b.reused_prefixes),
-                    shared(a.reused_suffixes, b.reused_suffixes));
-  }
-
   uint32_t popularity(uint64_t key) const {
     if (slots.empty()) return 0;
     const Slot& s = slots[(key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2)];
@@ -250,10 +232,7 @@ struct Engine::Impl {
            (ring && ring_wrapper(pa.suffixes, ring->suffixes, k))))
         tmpl = true;
     }
-    if (shared_wrappers(pa, pb) >= 2) {
-      s += kWrapperSetLink;
-      kinds |= kLinkTemplate;
-    } else if (tmpl) {
+    if (tmpl) {
       s += 0.5;
       kinds |= kLinkTemplate;
     }
@@ -429,19 +408,6 @@ struct Engine::Impl {
     if (p.n == 4 || p.n == 16) {
       if (p.block_top.max_count()) register_key(a, p.block_top.top_key() ^ 0x13, f.ts);
       if (p.fp_top.max_count()) register_key(a, p.fp_top.top_key() ^ 0x14, f.ts);
-    }
-    // Under each wrapper as it becomes reused, and again at doubling exchange
-    // counts: a set of wrappers shared with another account is complete only
-    // after several uses of each, when the index may have moved on.
-    if (f.tmpl.prefix && p.reused_prefixes.count_of(f.tmpl.prefix) == 1)
-      register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
-    if (f.tmpl.suffix && p.reused_suffixes.count_of(f.tmpl.suffix) == 1)
-      register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
-    if (p.n >= 8 && (p.n & (p.n - 1)) == 0) {
-      for (int i = 0; i < 4; ++i) {
-        if (p.reused_prefixes.count[i]) register_key(a, p.reused_prefixes.key[i] ^ 0x11, f.ts);
-        if (p.reused_suffixes.count[i]) register_key(a, p.reused_suffixes.key[i] ^ 0x12, f.ts);
-      }
     }
   }
 

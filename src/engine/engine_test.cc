@@ -486,122 +486,6 @@ TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
   EXPECT_EQ(other.cluster_size, 1u);
 }
 
-// Two aged accounts with nothing else in common (own addresses, own clients,
-// no creation burst) that rotate the same set of instruction wrappers around
-// varied content are linked: one script runs both. Two customers who both
-// reuse one phrasing (a single shared wrapper) are not.
-TEST(Engine, SharedWrapperSetLinksAccountsOneSharedWrapperDoesNot) {
-  Engine e;
-  const auto& p = broad_prompts();
-  const std::vector<std::string> wrappers = {
-      "Please answer the following thoroughly and accurately.\n\n",
-      "Help me with this task right now: ", "I need a careful and complete reply to this one.\n\n"};
-  // Each account on its own day (no synchronised activity either).
-  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
-    Req q;
-    q.prompt = prompt;
-    q.ip = "198.51." + std::to_string(ip) + ".9";
-    q.ua = "client-of-" + acct;
-    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
-  };
-  for (int i = 0; i < 30; ++i) {
-    std::string item = p[(i * 7) % p.size()] + " #" + std::to_string(i);
-    send("script_a", 0, i, (i % 2 ? wrappers[(i / 2) % 3] : "") + item, 10);
-  }
-  for (int i = 0; i < 30; ++i) {
-    std::string item = p[(i * 7) % p.size()] + " #" + std::to_string(i);
-    send("script_b", 1, i, (i % 2 ? wrappers[(i / 2 + 1) % 3] : "") + item + " (b)", 20);
-  }
-  // Two customers who each start some requests with the same phrase.
-  for (int i = 0; i < 30; ++i)
-    send("customer_a", 2, i,
-         (i % 3 == 0 ? wrappers[0] : "") + p[(i * 5) % p.size()] + " @" + std::to_string(i), 30);
-  for (int i = 0; i < 30; ++i)
-    send("customer_b", 3, i,
-         (i % 3 == 0 ? wrappers[0] : "") + p[(i * 11) % p.size()] + " %" + std::to_string(i), 40);
-  auto a = e.lookup("script_a"), b = e.lookup("script_b");
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->cluster_root, b->cluster_root);
-  EXPECT_GE(a->cluster_size, 2u);
-  EXPECT_EQ(e.lookup("customer_a")->cluster_size, 1u);
-  EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
-}
-
-// The same, when the second account starts after many others have used the
-// wrappers once (the link index remembers only the latest few accounts per
-// wrapper): the first account, still active, is indexed again under its
-// reused wrappers as its exchange count doubles, and finds the second.
-TEST(Engine, SharedWrapperSetLinksAfterTheIndexMovedOn) {
-  Engine e;
-  const std::vector<std::string> wrappers = {
-      "Please answer the following thoroughly and accurately.\n\n",
-      "Help me with this task right now: "};
-  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
-    Req q;
-    q.prompt = prompt;
-    q.ip = "198.51." + std::to_string(ip) + ".9";
-    q.ua = "client-of-" + acct;
-    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
-  };
-  // Items too short to carry template keys of their own.
-  const std::vector<std::string> topics = {"volcanoes", "sorting algorithms", "prime numbers",
-                                           "the French revolution", "protein folding"};
-  auto item = [&](int i, const std::string& tag) {
-    return topics[i % topics.size()] + " " + tag + std::to_string(i);
-  };
-  for (int i = 0; i < 12; ++i)
-    send("script_a", 0, i, (i % 3 ? wrappers[i % 2] : "") + item(i, "#"), 10);
-  // Twelve customers use each wrapper once.
-  for (int c = 0; c < 12; ++c) {
-    std::string acct = "customer_" + std::to_string(c);
-    send(acct, 1, 2 * c, wrappers[0] + item(c, "@"), 30 + c);
-    send(acct, 1, 2 * c + 1, wrappers[1] + item(c, "%"), 30 + c);
-  }
-  for (int i = 0; i < 12; ++i)
-    send("script_b", 2, i, (i % 3 ? wrappers[(i + 1) % 2] : "") + item(i, "&"), 20);
-  EXPECT_EQ(e.lookup("script_b")->cluster_size, 1u);  // script_a is no longer among the indexed
-  for (int i = 12; i < 16; ++i)
-    send("script_a", 3, i, (i % 3 ? wrappers[i % 2] : "") + item(i, "#"), 10);
-  EXPECT_EQ(e.lookup("script_a")->cluster_root, e.lookup("script_b")->cluster_root);
-  for (int c = 0; c < 12; ++c)
-    EXPECT_EQ(e.lookup("customer_" + std::to_string(c))->cluster_size, 1u);
-}
-
-// A reseller's wrappers are a small share of its prompts, among many one-off
-// openings of its customers' prompts (which churn the opening top-k). The
-// reused-wrapper sketch still holds them, so two such accounts link. Two
-// customers who each ask the same one-off items once do not: nothing reused.
-TEST(Engine, RareWrappersAmongOneOffOpeningsStillLink) {
-  Engine e;
-  const std::vector<std::string> w1 = {"river",  "garden", "engine", "market",
-                                       "castle", "forest", "bridge", "harbor"};
-  const std::vector<std::string> w2 = {"painting", "recipe",  "contract", "schedule",
-                                       "melody",   "bicycle", "lantern",  "blanket"};
-  auto opening = [&](int i) {  // a distinct opening sentence (a one-off template key) per item
-    return "my neighbour keeps asking about the " + w1[i % 8] + " " + w2[(i / 8) % 8] +
-           " these days. Thoughts?";
-  };
-  const std::vector<std::string> wrappers = {
-      "Please answer the following thoroughly and accurately.\n\n",
-      "Help me with this task right now: "};
-  auto send = [&](const std::string& acct, int day, int i, const std::string& prompt, int ip) {
-    Req q;
-    q.prompt = prompt;
-    q.ip = "198.51." + std::to_string(ip) + ".9";
-    q.ua = "client-of-" + acct;
-    return e.observe(make(acct, kT0 + (day * 86400 + i * 600) * kNsPerSec, q));
-  };
-  for (int i = 0; i < 64; ++i)
-    send("reseller_a", 0, i, (i % 8 == 7 ? wrappers[(i / 8) % 2] : "") + opening(i), 10);
-  for (int i = 0; i < 64; ++i)
-    send("reseller_b", 1, i, (i % 8 == 3 ? wrappers[(i / 8) % 2] : "") + opening(63 - i), 20);
-  for (int i = 0; i < 64; ++i) send("customer_a", 2, i, opening(i), 30);
-  for (int i = 0; i < 64; ++i) send("customer_b", 3, i, opening(i), 40);
-  EXPECT_EQ(e.lookup("reseller_a")->cluster_root, e.lookup("reseller_b")->cluster_root);
-  EXPECT_EQ(e.lookup("customer_a")->cluster_size, 1u);
-  EXPECT_EQ(e.lookup("customer_b")->cluster_size, 1u);
-}
-
 // A ring opened in a creation burst keeps that evidence after aged accounts
 // (created months apart) join it: a newcomer created inside the burst links on
 // its first use of the ring's wrapper. An account created months away that
@@ -612,11 +496,13 @@ TEST(Engine, CreationBurstSurvivesAgedMembers) {
   const auto& p = broad_prompts();
   const std::string w = "Please answer the following thoroughly and accurately.\n\n";
   TimeNs t = kT0;
-  auto send = [&](const std::string& acct, const std::string& prompt, TimeNs created) {
+  // The actor's accounts share rare client fingerprints pairwise.
+  auto send = [&](const std::string& acct, const std::string& prompt, TimeNs created,
+                  const std::string& ua) {
     Req q;
     q.prompt = prompt;
     q.ip = "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250));
-    q.ua = "ua-" + acct;
+    q.ua = ua;
     auto r = make(acct, t += 40 * kNsPerSec, q);
     r.account_created = created;
     return e.observe(r);
@@ -627,20 +513,20 @@ TEST(Engine, CreationBurstSurvivesAgedMembers) {
     for (int a = 0; a < 8; ++a)  // the ring, opened within two hours
       send("ring_" + std::to_string(a),
            w + p[rng.below(p.size())] + " #" + std::to_string(a * 100 + i),
-           burst + a * 900 * kNsPerSec);
+           burst + a * 900 * kNsPerSec, "ring-client-" + std::to_string(a % 4));
     for (int a = 0; a < 4; ++a)  // aged accounts of the same actor, opened months apart
       send("aged_" + std::to_string(a),
            w + p[rng.below(p.size())] + " @" + std::to_string(a * 100 + i),
-           burst - (60 + 40 * a) * day);
+           burst - (60 + 40 * a) * day, "ring-client-" + std::to_string(a));
   }
   auto ring = e.lookup("ring_0");
   ASSERT_TRUE(ring.has_value());
   ASSERT_EQ(ring->cluster_root,
             e.lookup("aged_3")->cluster_root);  // the aged accounts joined the ring
-  auto joined =
-      send("newcomer", w + p[2] + " #9001", burst + 5 * 3600 * kNsPerSec);  // 3 h after the last
+  auto joined = send("newcomer", w + p[2] + " #9001", burst + 5 * 3600 * kNsPerSec,
+                     "newcomer-client");  // 3 h after the last
   EXPECT_EQ(joined.cluster_root, ring->cluster_root);
-  auto other = send("stranger", w + p[4] + " #9002", burst - 150 * day);
+  auto other = send("stranger", w + p[4] + " #9002", burst - 150 * day, "stranger-client");
   EXPECT_EQ(other.cluster_size, 1u);
 }
 

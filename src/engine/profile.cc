@@ -14,8 +14,7 @@ void Profile::add(const RecordFeatures& f) {
   }
   last_ts = std::max(last_ts, f.ts);
   ++n;
-  if (f.account_created && (created == 0 || f.account_created < created))
-    created = f.account_created;
+  if (f.account_created && (created == 0 || f.account_created < created)) created = f.account_created;
   int64_t secs = f.ts / kNsPerSec;
   hour[static_cast<size_t>(((secs / 3600) % 24 + 24) % 24)]++;
   days.add(static_cast<uint64_t>(secs / 86400) * 0x9e3779b97f4a7c15ULL + 11);
@@ -51,10 +50,6 @@ void Profile::add(const RecordFeatures& f) {
   bare_rewrapped += reused && !f.multi_turn && !f.has_system;
   if (f.tmpl.prefix) prefixes.add(f.tmpl.prefix);
   if (f.tmpl.suffix) suffixes.add(f.tmpl.suffix);
-  if (!repeat) {
-    note_wrapper(f.tmpl.prefix, 0x51, reused_prefixes);
-    note_wrapper(f.tmpl.suffix, 0x52, reused_suffixes);
-  }
   if (f.system_hash) {
     systems.add(f.system_hash);
     system_top.add(f.system_hash);
@@ -69,23 +64,6 @@ void Profile::add(const RecordFeatures& f) {
     block_top.add(f.ip_block);
   }
   if (f.fingerprint) fp_top.add(f.fingerprint);
-}
-
-void Profile::note_wrapper(uint64_t key, uint32_t tag, TopK<4>& reused) {
-  if (key == 0) return;
-  if (reused.count_of(key)) {
-    reused.add(key);
-    return;
-  }
-  const uint32_t k = (static_cast<uint32_t>(key >> 32) ^ tag) | 1;
-  auto it = std::find(recent_keys.begin(), recent_keys.end(), k);
-  if (it != recent_keys.end()) {
-    *it = 0;  // promoted: seen twice
-    reused.add(key);
-    return;
-  }
-  recent_keys[recent_key_next] = k;
-  recent_key_next = static_cast<uint8_t>((recent_key_next + 1) % recent_keys.size());
 }
 
 void Profile::merge(const Profile& o) {
@@ -127,8 +105,6 @@ void Profile::merge(const Profile& o) {
   models.merge(o.models);
   prefixes.merge(o.prefixes);
   suffixes.merge(o.suffixes);
-  reused_prefixes.merge(o.reused_prefixes);
-  reused_suffixes.merge(o.reused_suffixes);
   system_top.merge(o.system_top);
   block_top.merge(o.block_top);
   fp_top.merge(o.fp_top);
@@ -149,11 +125,8 @@ double Profile::top2_template_share() const {
     uint32_t a = 0, b = 0;
     for (int i = 0; i < 6; ++i) {
       uint32_t c = t.guaranteed(i);
-      if (c > a) {
-        b = a;
-        a = c;
-      } else if (c > b)
-        b = c;
+      if (c > a) { b = a; a = c; }
+      else if (c > b) b = c;
     }
     return a + b;
   };

@@ -1,6 +1,6 @@
 // A behavioural profile: everything the engine remembers about one account (or,
 // merged, about one cluster of linked accounts), in constant memory whatever
-// the volume (about 1.5 KiB; static_assert below). Built only from record
+// the volume (about 1.2 KiB; static_assert below). Built only from record
 // features and record time, so a replay rebuilds the same profile.
 //
 // Not thread-safe: owned and updated by the engine's single writer.
@@ -15,13 +15,13 @@
 namespace dg::engine {
 
 struct Profile {
-  uint32_t n = 0;  // exchanges
+  uint32_t n = 0;              // exchanges
   TimeNs first_ts = 0;
   TimeNs last_ts = 0;
-  TimeNs created = 0;               // account creation (0 unknown); for clusters the earliest
-  Welford gap;                      // inter-arrival time, seconds
-  uint32_t bursts = 0;              // gaps under 2 s
-  std::array<uint32_t, 24> hour{};  // hour-of-day histogram (UTC)
+  TimeNs created = 0;          // account creation (0 unknown); for clusters the earliest
+  Welford gap;                 // inter-arrival time, seconds
+  uint32_t bursts = 0;         // gaps under 2 s
+  std::array<uint32_t, 24> hour{};                // hour-of-day histogram (UTC)
   std::array<uint32_t, kCapabilityCount> cap{};  // capability areas asked
   uint32_t temp0 = 0, multi_sample = 0, logprobs = 0, with_system = 0, multi_turn = 0;
   uint32_t tools = 0, cot = 0, rubric = 0, benchmark = 0;
@@ -40,24 +40,15 @@ struct Profile {
   // repeat, not a wrapper around new content.
   std::array<uint32_t, 8> recent_prompts{};
   uint8_t recent_next = 0;
-  // Instruction wrappers in use: template openings and endings seen at least
-  // twice (the 32 most recent keys are remembered once seen; a key seen again
-  // enters the reused top-k). One-off openings of genuine prompts, however
-  // many, never enter it, so a few wrappers rotated among them stay visible
-  // where the prefixes/suffixes top-k churns them out.
-  std::array<uint32_t, 32> recent_keys{};
-  uint8_t recent_key_next = 0;
-  TopK<4> reused_prefixes;
-  TopK<4> reused_suffixes;
-  Hll<7> prompts;    // distinct prompts
-  Hll<6> templates;  // distinct masked templates
-  Hll<6> days;       // distinct active days
-  Hll<6> ips;        // distinct client addresses
-  Hll<6> blocks;     // distinct address blocks
-  Hll<6> systems;    // distinct system prompts
-  Hll<6> models;     // distinct model names
-  TopK<6> prefixes;  // most used template openings
-  TopK<6> suffixes;  // most used template endings
+  Hll<7> prompts;        // distinct prompts
+  Hll<6> templates;      // distinct masked templates
+  Hll<6> days;           // distinct active days
+  Hll<6> ips;            // distinct client addresses
+  Hll<6> blocks;         // distinct address blocks
+  Hll<6> systems;        // distinct system prompts
+  Hll<6> models;         // distinct model names
+  TopK<6> prefixes;      // most used template openings
+  TopK<6> suffixes;      // most used template endings
   TopK<2> system_top;
   TopK<2> block_top;
   TopK<2> fp_top;
@@ -79,9 +70,6 @@ struct Profile {
   // two most used ones. Several instruction wrappers rotated around new
   // content score high; one fixed application template scores 0.
   double wrapper_rotation() const;
-
- private:
-  void note_wrapper(uint64_t key, uint32_t tag, TopK<4>& reused);
 };
 
 static_assert(sizeof(Profile) <= 1664, "profile must stay small");
