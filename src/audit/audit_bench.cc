@@ -3,6 +3,7 @@
 // request and the fixed mock's 390-byte answer).
 //
 //   audit_bench [--records N] [--rate PER_SEC] [--producers P] [--dir DIR]
+//               [--linger-ms MS] [--checkpoint-pages N]   (AuditLogOptions; defaults as served)
 //
 // Producers append copies of the record (the copy is made outside the timed
 // part), paced at --rate records/s in total (0 = as fast as the backlog
@@ -52,6 +53,7 @@ double process_cpu_s() {
 
 int run(int argc, char** argv) {
   long records = 200000, rate = 0, producers = 1;
+  AuditLogOptions options;
   std::string dir = "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -63,10 +65,14 @@ int run(int argc, char** argv) {
       producers = std::atol(argv[i + 1]);
     else if (a == "--dir")
       dir = argv[i + 1];
+    else if (a == "--linger-ms")
+      options.linger = std::atol(argv[i + 1]) * kNsPerMs;
+    else if (a == "--checkpoint-pages")
+      options.sqlite.checkpoint_pages = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(
-          stderr,
-          "usage: audit_bench [--records N] [--rate PER_SEC] [--producers P] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: audit_bench [--records N] [--rate PER_SEC] [--producers P] [--dir DIR] "
+                   "[--linger-ms MS] [--checkpoint-pages N]\n");
       return 2;
     }
   }
@@ -77,7 +83,6 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "audit_bench: %s\n", rec.status().to_string().c_str());
     return 1;
   }
-  AuditLogOptions options;
   auto log = AuditLog::open(path, options);
   if (!log.ok()) {
     std::fprintf(stderr, "audit_bench: %s\n", log.status().to_string().c_str());
@@ -134,6 +139,8 @@ int run(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu_total = process_cpu_s() - cpu0;
   auto c = (*log)->counters();
+  std::error_code ec;
+  const auto wal_bytes = std::filesystem::file_size(path + "-wal", ec);
   log->reset();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   if (!st.ok()) {
@@ -145,6 +152,7 @@ int run(int argc, char** argv) {
   std::printf("append  %.0f ns CPU/record (producer threads, append() only)\n",
               append_cpu.load() / static_cast<double>(records) * 1e9);
   std::printf("wall    %.2f s\n", wall);
+  std::printf("wal     %.1f MB at the end\n", static_cast<double>(wal_bytes) / 1e6);
   std::printf("writer  %.0f ns CPU/record (all other threads: writer, checkpointer)\n",
               (cpu_total - producer_cpu.load()) / static_cast<double>(records) * 1e9);
   return 0;
