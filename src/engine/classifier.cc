@@ -21,7 +21,7 @@ namespace dg::engine {
 
 namespace {
 constexpr const char* kNames[kCapabilityCount] = {
-    "math",       "code",    "reasoning",  "writing",      "summarization", "translation",
+    "math",       "code",    "reasoning",    "writing",    "summarization", "translation",
     "factual_qa", "science", "conversation", "extraction", "tool_use",      "other"};
 
 constexpr uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
@@ -29,7 +29,9 @@ constexpr uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
   return h;
 }
 
-bool contains(std::string_view s, std::string_view n) { return s.find(n) != std::string_view::npos; }
+bool contains(std::string_view s, std::string_view n) {
+  return s.find(n) != std::string_view::npos;
+}
 }  // namespace
 
 const char* capability_name(Capability c) {
@@ -57,7 +59,8 @@ std::vector<LabelledPrompt> parse_labelled_tsv(std::string_view tsv) {
     if (t2 == std::string_view::npos) continue;
     auto label = capability_from_name(line.substr(0, t1));
     if (!label) continue;
-    out.push_back({*label, std::string(line.substr(t1 + 1, t2 - t1 - 1)), std::string(line.substr(t2 + 1))});
+    out.push_back(
+        {*label, std::string(line.substr(t1 + 1, t2 - t1 - 1)), std::string(line.substr(t2 + 1))});
   }
   return out;
 }
@@ -79,12 +82,13 @@ void CapabilityClassifier::features(std::string_view lower, Fn&& fn) {
     prev = h;
   });
   // Punctuation that marks code and formulas.
-  for (std::string_view s : {"()", "{", "};", "=", "+", "^", "$", "\\", "#", "```", "->", "[]", "%"})
+  for (std::string_view s :
+       {"()", "{", "};", "=", "+", "^", "$", "\\", "#", "```", "->", "[]", "%"})
     if (contains(lower, s)) fn(static_cast<uint32_t>(fnv(s, 77) & kMask));
 }
 
-CapabilityClassifier CapabilityClassifier::train(const std::vector<LabelledPrompt>& data, uint64_t seed,
-                                                 int epochs) {
+CapabilityClassifier CapabilityClassifier::train(const std::vector<LabelledPrompt>& data,
+                                                 uint64_t seed, int epochs) {
   CapabilityClassifier m;
   const size_t buckets = size_t{1} << kBucketBits;
   m.w_.assign(buckets * kCapabilityCount, 0.0f);
@@ -101,7 +105,8 @@ CapabilityClassifier CapabilityClassifier::train(const std::vector<LabelledPromp
   std::array<float, kCapabilityCount> cw{};
   double mean = data.empty() ? 1 : static_cast<double>(data.size()) / kCapabilityCount;
   for (int c = 0; c < kCapabilityCount; ++c)
-    cw[c] = count[c] > 0 ? static_cast<float>(std::clamp(std::sqrt(mean / count[c]), 0.5, 4.0)) : 0.f;
+    cw[c] =
+        count[c] > 0 ? static_cast<float>(std::clamp(std::sqrt(mean / count[c]), 0.5, 4.0)) : 0.f;
 
   std::vector<size_t> order(data.size());
   std::iota(order.begin(), order.end(), 0);
@@ -120,7 +125,10 @@ CapabilityClassifier CapabilityClassifier::train(const std::vector<LabelledPromp
         for (int c = 0; c < kCapabilityCount; ++c) p[c] += w[c] * scale;
       }
       float mx = *std::max_element(p.begin(), p.end()), z = 0;
-      for (auto& v : p) { v = std::exp(v - mx); z += v; }
+      for (auto& v : p) {
+        v = std::exp(v - mx);
+        z += v;
+      }
       int y = static_cast<int>(data[idx].label);
       float g_scale = lr * cw[y];
       for (int c = 0; c < kCapabilityCount; ++c) {
@@ -157,52 +165,63 @@ const CapabilityClassifier& CapabilityClassifier::builtin() {
 }
 
 namespace {
-// Byte classes of for_each_token (text.h): a token starts at a letter, digit,
-// '_' or non-ASCII byte and continues through those and '\''. kPunct marks the
-// first byte of the punctuation features (none is a token byte).
-constexpr uint8_t kStart = 1, kCont = 2, kPunct = 4;
-constexpr std::array<uint8_t, 256> kByteClass = [] {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    bool start = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
-    t[c] = static_cast<uint8_t>((start ? kStart | kCont : 0) | (c == '\'' ? kCont : 0));
-  }
-  for (unsigned char c : std::string_view("({}=+^$\\#`-[%")) t[c] |= kPunct;
+#if !defined(__SSE2__)
+// The first bytes of the punctuation features.
+constexpr std::array<bool, 256> kMarkStart = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view("({}=+^$\\#`-[%")) t[c] = true;
   return t;
 }();
+#endif
 
 // The punctuation features in the order features() emits them.
-constexpr std::string_view kMarks[] = {"()", "{", "};", "=", "+", "^", "$", "\\", "#", "```", "->", "[]", "%"};
+constexpr std::string_view kMarks[] = {"()", "{", "};",  "=",  "+",  "^", "$",
+                                       "\\", "#", "```", "->", "[]", "%"};
 constexpr int kMarkCount = 13;
 constexpr std::array<uint32_t, kMarkCount> kMarkBucket = [] {
   std::array<uint32_t, kMarkCount> b{};
   for (int m = 0; m < kMarkCount; ++m)
-    b[m] = static_cast<uint32_t>(fnv(kMarks[m], 77) & ((uint64_t{1} << CapabilityClassifier::kBucketBits) - 1));
+    b[m] = static_cast<uint32_t>(fnv(kMarks[m], 77) &
+                                 ((uint64_t{1} << CapabilityClassifier::kBucketBits) - 1));
   return b;
 }();
 
-// Bit (1 << index in kMarks) of the mark starting at s[i], if any; s[i] has kPunct.
+// Bit (1 << index in kMarks) of the mark starting at s[i], if any.
 inline uint32_t mark_at(const unsigned char* s, size_t i, size_t n) {
-  auto next = [&](size_t k, char c) { return i + k < n && s[i + k] == static_cast<unsigned char>(c); };
+  auto next = [&](size_t k, char c) {
+    return i + k < n && s[i + k] == static_cast<unsigned char>(c);
+  };
   switch (s[i]) {
-    case '(': return next(1, ')') ? 1u << 0 : 0;
-    case '{': return 1u << 1;
-    case '}': return next(1, ';') ? 1u << 2 : 0;
-    case '=': return 1u << 3;
-    case '+': return 1u << 4;
-    case '^': return 1u << 5;
-    case '$': return 1u << 6;
-    case '\\': return 1u << 7;
-    case '#': return 1u << 8;
-    case '`': return next(1, '`') && next(2, '`') ? 1u << 9 : 0;
-    case '-': return next(1, '>') ? 1u << 10 : 0;
-    case '[': return next(1, ']') ? 1u << 11 : 0;
-    case '%': return 1u << 12;
-    default: return 0;
+    case '(':
+      return next(1, ')') ? 1u << 0 : 0;
+    case '{':
+      return 1u << 1;
+    case '}':
+      return next(1, ';') ? 1u << 2 : 0;
+    case '=':
+      return 1u << 3;
+    case '+':
+      return 1u << 4;
+    case '^':
+      return 1u << 5;
+    case '$':
+      return 1u << 6;
+    case '\\':
+      return 1u << 7;
+    case '#':
+      return 1u << 8;
+    case '`':
+      return next(1, '`') && next(2, '`') ? 1u << 9 : 0;
+    case '-':
+      return next(1, '>') ? 1u << 10 : 0;
+    case '[':
+      return next(1, ']') ? 1u << 11 : 0;
+    case '%':
+      return 1u << 12;
+    default:
+      return 0;
   }
 }
-
-constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL, kFnvPrime = 0x100000001b3ULL;
 
 // Sums rows of 12 int16 weights into 12 int32 (in registers with SSE2).
 struct RowSum {
@@ -239,26 +258,33 @@ Capability CapabilityClassifier::argmax(const int32_t* acc, uint32_t nf) const {
 }
 
 Capability CapabilityClassifier::predict(std::string_view lower) const {
-  if (lower.size() > kMaxChars) lower = lower.substr(0, kMaxChars);
+  thread_local Tokens tokens;
+  tokens.assign(lower.substr(0, std::min(lower.size(), kMaxChars)));
+  return predict(tokens);
+}
+
+Capability CapabilityClassifier::predict(const Tokens& tokens) const {
+  const std::string_view lower = tokens.text();
+  const size_t n = std::min(lower.size(), kMaxChars);
   constexpr uint64_t kMask = (uint64_t{1} << kBucketBits) - 1;
   constexpr size_t kMaxTokens = kMaxFeatures / 2;  // two features per token
-  const auto* s = reinterpret_cast<const unsigned char*>(lower.data());
-  const size_t n = lower.size();
 
-  // 1. Tokens and punctuation marks. Once kMaxTokens tokens are found
-  //    the features are full: nothing after them can count.
-  //    Each token is hashed (FNV-1a; the chains of successive tokens overlap
-  //    in the CPU) as soon as it is found, and its two features' weight rows
-  //    are prefetched: the rows are scattered over the 1.5 MiB table, so
+  // 1. The tokens in the first kMaxChars bytes (one crossing that limit is
+  //    cut there and hashed again), at most kMaxTokens: after them the
+  //    features are full. Each token's two weight rows are prefetched as soon
+  //    as they are known: the rows are scattered over the 1.5 MiB table, so
   //    fetching them all before summing overlaps the cache misses. The rows
   //    are kept in features()' order (which only matters for the cap).
   std::array<const int16_t*, kMaxFeatures> rows;
   uint64_t prev = 0x9ae16a3b2f90404fULL;
   size_t nt = 0;
-  auto token = [&](size_t b, size_t e) {
-    uint64_t h = fnv(lower.substr(b, e - b));
+  for (size_t i = 0; i < tokens.size() && nt < kMaxTokens; ++i) {
+    const size_t b = tokens.begin(i);
+    if (b >= n) break;
+    const uint64_t h = tokens.end(i) <= n ? tokens.hash(i) : token_hash(lower.substr(b, n - b));
     const int16_t* uni = &q_[(h & kMask) * kCapabilityCount];
-    const int16_t* bi = &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount];
+    const int16_t* bi =
+        &q_[((h * 31 + prev * 0x9e3779b97f4a7c15ULL) >> 20 & kMask) * kCapabilityCount];
     __builtin_prefetch(uni);
     __builtin_prefetch(uni + kCapabilityCount - 1);  // a 24-byte row may straddle two lines
     __builtin_prefetch(bi);
@@ -267,108 +293,43 @@ Capability CapabilityClassifier::predict(std::string_view lower) const {
     rows[2 * nt + 1] = bi;
     prev = h;
     ++nt;
-  };
+  }
+  // 2. The punctuation marks, unless the tokens filled the features.
+  const auto* s = reinterpret_cast<const unsigned char*>(lower.data());
   uint32_t marks = 0;
+  if (nt < kMaxTokens) {
 #if defined(__SSE2__)
-  // Bit masks of the byte classes, 16 bytes at a time: C (token bytes), S
-  // (bytes a token can start with), P (first bytes of marks). A token is a run
-  // of C from its first S byte (leading apostrophes are skipped). The words
-  // past the text are zero, so a run always ends.
-  constexpr size_t kWords = kMaxChars / 64 + 1;
-  std::array<uint64_t, kWords> cm, sm, pm;
-  {
-    alignas(16) unsigned char buf[kWords * 64];
-    const size_t nw = n / 64 + 1;
-    std::memcpy(buf, s, n);
-    std::memset(buf + n, 0, nw * 64 - n);
+    // 16 bytes at a time: a mask of the bytes that may start a mark, a
+    // superset of the marks' first bytes (mark_at() rejects the others):
+    // '#'..'-' except ',' and '\'', '=', '['..'`', '{'..'}'.
     auto in_range = [](__m128i v, char lo, int count) {  // lo <= v < lo + count, unsigned
       __m128i t = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo)));
       return _mm_cmplt_epi8(t, _mm_set1_epi8(static_cast<char>(-128 + count)));
     };
     auto eq = [](__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
-    for (size_t w = 0; w < nw; ++w) {
-      uint64_t c64 = 0, s64 = 0, p64 = 0;
-      for (int q = 0; q < 4; ++q) {
-        __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(buf + w * 64 + q * 16));
-        __m128i start = _mm_or_si128(_mm_or_si128(in_range(v, 'a', 26), in_range(v, '0', 10)), eq(v, '_'));
-        // A superset of the marks' first bytes (mark_at() rejects the others):
-        // '#'..'-' except ',' and '\'', '=', '['..'`', '{'..'}'.
-        __m128i punct = _mm_andnot_si128(_mm_or_si128(eq(v, ','), eq(v, '\'')), in_range(v, '#', 11));
-        punct = _mm_or_si128(_mm_or_si128(punct, eq(v, '=')), _mm_or_si128(in_range(v, '[', 6), in_range(v, '{', 3)));
-        uint64_t st = static_cast<uint32_t>(_mm_movemask_epi8(start) | _mm_movemask_epi8(v));  // + non-ASCII
-        s64 |= st << (q * 16);
-        c64 |= (st | static_cast<uint32_t>(_mm_movemask_epi8(eq(v, '\'')))) << (q * 16);
-        p64 |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(punct))} << (q * 16);
+    alignas(16) unsigned char pad[16];
+    for (size_t base = 0; base < n; base += 16) {
+      const unsigned char* blk = s + base;
+      if (base + 16 > n) {
+        std::memset(pad, 0, sizeof pad);
+        std::memcpy(pad, s + base, n - base);
+        blk = pad;
       }
-      cm[w] = c64;
-      sm[w] = s64;
-      pm[w] = p64;
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+      __m128i punct = _mm_andnot_si128(_mm_or_si128(eq(v, ','), eq(v, '\'')), in_range(v, '#', 11));
+      punct = _mm_or_si128(_mm_or_si128(punct, eq(v, '=')),
+                           _mm_or_si128(in_range(v, '[', 6), in_range(v, '{', 3)));
+      for (uint32_t x = static_cast<uint32_t>(_mm_movemask_epi8(punct)); x; x &= x - 1)
+        marks |= mark_at(s, base + static_cast<size_t>(__builtin_ctz(x)), n);
     }
-    for (size_t w = nw; w < kWords; ++w) cm[w] = sm[w] = pm[w] = 0;
-  }
-  // First bit >= pos set in m (or cleared, with flip = ~0); kWords * 64 if none.
-  auto next_bit = [](const std::array<uint64_t, kWords>& m, size_t pos, uint64_t flip) -> size_t {
-    size_t w = pos / 64;
-    if (w >= kWords) return kWords * 64;
-    uint64_t x = (m[w] ^ flip) & (~uint64_t{0} << (pos % 64));
-    while (x == 0) {
-      if (++w == kWords) return kWords * 64;
-      x = m[w] ^ flip;
-    }
-    return w * 64 + static_cast<size_t>(__builtin_ctzll(x));
-  };
-  // Run edges: E = C xor (C shifted by one byte) has a bit where a run of C
-  // starts and where it ends, alternately (the zero words past the text end
-  // the last run).
-  {
-    const size_t nw = n / 64 + 1;
-    uint64_t carry = 0;
-    size_t run = 0;
-    bool in_run = false;
-    for (size_t w = 0; w < nw && nt < kMaxTokens; ++w) {
-      uint64_t c = cm[w];
-      uint64_t e = c ^ ((c << 1) | carry);
-      carry = c >> 63;
-      for (; e; e &= e - 1) {
-        size_t pos = w * 64 + static_cast<size_t>(__builtin_ctzll(e));
-        if (!in_run) {
-          run = pos;
-          in_run = true;
-          continue;
-        }
-        in_run = false;
-        // The token starts at the run's first S byte (almost always its first).
-        size_t b = (sm[run / 64] >> (run % 64) & 1) ? run : next_bit(sm, run, 0);
-        if (b < pos) {
-          token(b, pos);
-          if (nt == kMaxTokens) break;
-        }
-      }
-    }
-  }
-  if (nt < kMaxTokens) {
-    for (size_t w = 0; w < kWords; ++w)
-      for (uint64_t x = pm[w]; x; x &= x - 1) marks |= mark_at(s, w * 64 + static_cast<size_t>(__builtin_ctzll(x)), n);
-  }
 #else
-  size_t i = 0;
-  while (i < n) {
-    uint8_t k;
-    while (i < n && !((k = kByteClass[s[i]]) & kStart)) {
-      if (k & kPunct) marks |= mark_at(s, i, n);
-      ++i;
-    }
-    if (i == n) break;
-    size_t b = i++;
-    while (i < n && (kByteClass[s[i]] & kCont)) ++i;
-    token(b, i);
-    if (nt == kMaxTokens) break;
-  }
+    for (size_t i = 0; i < n; ++i)
+      if (kMarkStart[s[i]]) marks |= mark_at(s, i, n);
 #endif
-  if (nt == kMaxTokens) marks = 0;
+  }
   if (nt == 0 && marks == 0) return Capability::kOther;
 
-  // 2. Sum the rows.
+  // 3. Sum the rows.
   RowSum sum;
   for (size_t f = 0; f < 2 * nt; ++f) sum.add(rows[f]);
   uint32_t nf = static_cast<uint32_t>(2 * nt);
@@ -400,14 +361,17 @@ Capability CapabilityClassifier::predict_reference(std::string_view lower) const
 }
 
 Capability CapabilityClassifier::classify(std::string_view lower, bool has_tools) const {
-  return classify(lower, has_tools, scan_cues(lower));
+  thread_local Tokens tokens;
+  tokens.assign(lower);
+  return classify(tokens, has_tools, scan_cues(tokens));
 }
 
-Capability CapabilityClassifier::classify(std::string_view lower, bool has_tools, uint32_t cues) const {
+Capability CapabilityClassifier::classify(const Tokens& tokens, bool has_tools,
+                                          uint32_t cues) const {
   if (has_tools || (cues & kCueTools)) return Capability::kToolUse;
   if (cues & kCueTranslation) return Capability::kTranslation;
   if (cues & kCueSummary) return Capability::kSummarization;
-  return predict(lower);
+  return predict(tokens);
 }
 
 }  // namespace dg::engine

@@ -20,9 +20,21 @@
 
 namespace dg::engine {
 
+class Tokens;
+
 enum class Capability : uint8_t {
-  kMath = 0, kCode, kReasoning, kWriting, kSummarization, kTranslation, kFactualQa, kScience,
-  kConversation, kExtraction, kToolUse, kOther,
+  kMath = 0,
+  kCode,
+  kReasoning,
+  kWriting,
+  kSummarization,
+  kTranslation,
+  kFactualQa,
+  kScience,
+  kConversation,
+  kExtraction,
+  kToolUse,
+  kOther,
 };
 inline constexpr int kCapabilityCount = 12;
 const char* capability_name(Capability c);
@@ -52,26 +64,30 @@ class CapabilityClassifier {
   static const CapabilityClassifier& builtin();
 
   // Model only (no overrides); `lower` is the lower-cased prompt. Reads at most
-  // kMaxChars bytes; no allocation. The features are those of training (word
-  // unigrams and bigrams in order, then the code/formula punctuation marks),
-  // capped at kMaxFeatures; the cap means only the first kMaxFeatures / 2 tokens
-  // count, so the scan stops there.
+  // kMaxChars bytes; no allocation once the thread's token buffer has grown.
+  // The features are those of training (word unigrams and bigrams in order,
+  // then the code/formula punctuation marks), capped at kMaxFeatures; the cap
+  // means only the first kMaxFeatures / 2 tokens count.
   Capability predict(std::string_view lower) const;
+  // The same over the tokens of the lower-cased prompt (Tokens::assign, text.h),
+  // of any length: it reads the tokens and text of the first kMaxChars bytes.
+  Capability predict(const Tokens& tokens) const;
   // The straightforward path (training's feature extraction, scalar
   // accumulation): slower, kept so tests can check predict() against it.
   // Always returns the same label as predict().
   Capability predict_reference(std::string_view lower) const;
   // Model plus the overrides; `lower` is the lower-cased prompt.
   Capability classify(std::string_view lower, bool has_tools) const;
-  // Same, with the prompt's cues already scanned (scan_cues in text.h).
-  Capability classify(std::string_view lower, bool has_tools, uint32_t cues) const;
+  // Same, over the prompt's tokens with its cues already scanned (scan_cues in
+  // text.h): what features.cc calls, tokenising once for both.
+  Capability classify(const Tokens& tokens, bool has_tools, uint32_t cues) const;
 
  private:
   CapabilityClassifier() = default;
   template <typename Fn>
   static void features(std::string_view lower, Fn&& fn);
   Capability argmax(const int32_t* acc, uint32_t nf) const;
-  void quantize();  // float weights -> int16 (1.5 MiB, cache-friendly)
+  void quantize();          // float weights -> int16 (1.5 MiB, cache-friendly)
   std::vector<float> w_;    // training weights, (1 << kBucketBits) * kCapabilityCount
   std::vector<int16_t> q_;  // quantised weights used by predict()
   float qscale_ = 1.0f;

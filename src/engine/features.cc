@@ -60,7 +60,8 @@ RecordView view_of(const ExchangeRecord& r) {
   if (r.response) {
     if (auto* u = r.response->if_contains("usage"); u && u->is_object()) {
       v.prompt_tokens = static_cast<int64_t>(number_or(u->get_object(), "prompt_tokens", -1));
-      v.completion_tokens = static_cast<int64_t>(number_or(u->get_object(), "completion_tokens", 0));
+      v.completion_tokens =
+          static_cast<int64_t>(number_or(u->get_object(), "completion_tokens", 0));
     }
   }
   v.ip = r.ip;
@@ -75,7 +76,8 @@ RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassif
   return extract_features(view_of(r), clf, scratch);
 }
 
-RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf, std::string& scratch) {
+RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf,
+                                std::string& scratch) {
   RecordFeatures f;
   f.ts = r.ts;
   const json::object& q = *r.request;
@@ -106,7 +108,8 @@ RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier&
       }
     }
   } else if (auto* p = q.if_contains("prompt")) {
-    if (p->is_string()) prompt = p->get_string();
+    if (p->is_string())
+      prompt = p->get_string();
     else if (p->is_array() && !p->get_array().empty() && p->get_array()[0].is_string())
       prompt = p->get_array()[0].get_string();
     user_turns = 1;
@@ -116,12 +119,16 @@ RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier&
   f.temp0 = number_or(q, "temperature", 1.0) == 0.0;
   f.multi_sample = number_or(q, "n", 1) > 1 || number_or(q, "best_of", 1) > 1;
   if (auto* lp = q.if_contains("logprobs")) {
-    f.logprobs = (lp->is_bool() && lp->get_bool()) || ((lp->is_int64() || lp->is_uint64()) && number_or(q, "logprobs", 0) > 0);
+    f.logprobs = (lp->is_bool() && lp->get_bool()) ||
+                 ((lp->is_int64() || lp->is_uint64()) && number_or(q, "logprobs", 0) > 0);
   }
   f.logprobs = f.logprobs || number_or(q, "top_logprobs", 0) > 0;
-  if (auto* t = q.if_contains("tools"); t && t->is_array() && !t->get_array().empty()) f.has_tools = true;
-  if (auto* t = q.if_contains("functions"); t && t->is_array() && !t->get_array().empty()) f.has_tools = true;
-  if (auto* mdl = q.if_contains("model"); mdl && mdl->is_string()) f.model_hash = hash64(mdl->get_string(), 3) | 1;
+  if (auto* t = q.if_contains("tools"); t && t->is_array() && !t->get_array().empty())
+    f.has_tools = true;
+  if (auto* t = q.if_contains("functions"); t && t->is_array() && !t->get_array().empty())
+    f.has_tools = true;
+  if (auto* mdl = q.if_contains("model"); mdl && mdl->is_string())
+    f.model_hash = hash64(mdl->get_string(), 3) | 1;
 
   // Bounded work per record, whatever the prompt's length: the classifier,
   // the cues and the template read the head and the tail of a long prompt
@@ -137,15 +144,18 @@ RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier&
     window = joined;
   }
   to_lower_ascii(window, scratch);
-  uint32_t cues = scan_cues(scratch);
-  f.capability = clf.classify(scratch, f.has_tools, cues);
+  thread_local Tokens tokens;  // found once for the cues and the classifier
+  tokens.assign(scratch);
+  uint32_t cues = scan_cues(tokens);
+  f.capability = clf.classify(tokens, f.has_tools, cues);
   f.cot = cues & kCueCot;
   f.rubric = cues & kCueRubric;
   f.benchmark = has_benchmark_shape(window);
   f.prompt_hash = hash64(prompt, 1) | 1;
-  f.tmpl = template_keys(window);
+  f.tmpl = template_keys(window, tokens);
 
-  f.prompt_tokens = static_cast<uint32_t>(r.prompt_tokens >= 0 ? r.prompt_tokens : static_cast<int64_t>(prompt.size() / 4));
+  f.prompt_tokens = static_cast<uint32_t>(
+      r.prompt_tokens >= 0 ? r.prompt_tokens : static_cast<int64_t>(prompt.size() / 4));
   f.completion_tokens = static_cast<uint32_t>(std::max<int64_t>(0, r.completion_tokens));
   if (!r.ip.empty()) {
     f.ip_hash = hash64(r.ip, 5) | 1;
