@@ -3,8 +3,8 @@
 // accumulation) on every prompt: the embedded training prompts, prompts cut at
 // and around kMaxChars, prompts past the feature cap, and random byte soup
 // dense in the punctuation marks and token boundaries. Also the tokenizer
-// (Tokens) that predict(), the cue scan and the template keys share, against
-// straightforward references.
+// (Tokens) that predict() and the cue scan share, and the other text scans
+// features.cc runs per record, against straightforward references.
 #include "engine/classifier.h"
 
 #include <gtest/gtest.h>
@@ -371,6 +371,65 @@ TEST(Classifier, PredictOverSharedTokensMatchesReference) {
     t.assign(s);
     EXPECT_EQ(m.predict(t), m.predict_reference(std::string_view(s).substr(0, 1000))) << pad;
   }
+}
+
+// to_lower_ascii() (16 bytes at a time) against the scalar rule.
+TEST(Text, ToLowerAsciiChangesOnlyAsciiCapitals) {
+  Rng rng(21);
+  std::string s, out;
+  for (int i = 0; i < 2000; ++i) {
+    s.resize(rng.below(70));
+    for (auto& c : s)
+      c = static_cast<char>(rng.below(256));  // every byte value, 16-byte blocks and tails
+    to_lower_ascii(s, out);
+    ASSERT_EQ(out.size(), s.size());
+    for (size_t k = 0; k < s.size(); ++k) {
+      const char c = s[k];
+      ASSERT_EQ(out[k], c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c) << k;
+    }
+  }
+}
+
+// has_benchmark_shape() finds its line-start patterns in one pass: the same
+// answers as one search per pattern (the reference below), on random text
+// dense in line starts, options and slots.
+bool benchmark_shape_reference(std::string_view raw) {
+  int options = 0;
+  for (std::string_view opt : {"\nA)", "\nB)", "\nC)", "\nD)", "\n(A)", "\n(B)", "\n(C)", "\n(D)",
+                               "\nA.", "\nB.", "\nC.", "\nD."})
+    options += raw.find(opt) != std::string_view::npos;
+  if (options >= 3) return true;
+  size_t end = raw.find_last_not_of(" \n\t");
+  if (end == std::string_view::npos) return false;
+  std::string_view tail = raw.substr(0, end + 1);
+  if (tail.size() >= 7) {
+    std::string_view last = tail.substr(tail.size() - 7);
+    if (last == "Answer:" || last == "answer:") return true;
+  }
+  return raw.find("\nQ:") != std::string_view::npos && raw.find("\nA:") != std::string_view::npos;
+}
+
+TEST(Text, BenchmarkShapeMatchesOneSearchPerPattern) {
+  const std::string_view pieces[] = {"\n", "A",  "B",       "C",       "D",     "E",
+                                     "Q",  "(",  ")",       ".",       ":",     " ",
+                                     "x",  "\t", "Answer:", "answer:", "\nA) ", "\n(B)"};
+  Rng rng(9);
+  size_t mismatches = 0, shaped = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (size_t k = rng.below(40); k > 0; --k) s += pieces[rng.below(std::size(pieces))];
+    bool want = benchmark_shape_reference(s);
+    mismatches += has_benchmark_shape(s) != want;
+    shaped += want;
+  }
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(shaped, 1000u);  // both answers are exercised
+  EXPECT_LT(shaped, 19000u);
+  EXPECT_TRUE(has_benchmark_shape("Which?\nA) x\n(B) y\nC. z"));
+  EXPECT_TRUE(has_benchmark_shape("Q: 1+1?\nA: 2\nQ: 2+2?\nA:"));
+  EXPECT_FALSE(has_benchmark_shape("\nA)\nA)\nA)"));  // one option three times is not three options
+  EXPECT_FALSE(has_benchmark_shape(""));
+  EXPECT_FALSE(has_benchmark_shape("\n"));
 }
 
 bool same_keys(const TemplateKeys& a, const TemplateKeys& b) {

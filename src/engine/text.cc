@@ -25,7 +25,15 @@ inline __m128i eq(__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)
 
 void to_lower_ascii(std::string_view text, std::string& out) {
   out.resize(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= text.size(); i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    v = _mm_add_epi8(v, _mm_and_si128(in_range(v, 'A', 26), _mm_set1_epi8(32)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out.data() + i), v);
+  }
+#endif
+  for (; i < text.size(); ++i) {
     char c = text[i];
     out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   }
@@ -42,6 +50,12 @@ constexpr uint64_t kNum = 0x1001, kQuote = 0x1002, kName = 0x1003, kLong = 0x100
 
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+// Bytes between words that template_keys() acts on: quotes, fences, segment ends.
+constexpr std::array<bool, 256> kGapMark = [] {
+  std::array<bool, 256> m{};
+  for (unsigned char c : std::string_view("\"'`.?!:\n")) m[c] = true;
+  return m;
+}();
 bool is_word(unsigned char c) {
   return is_alpha(c) || is_digit(c) || c == '_' || c == '\'' || c >= 0x80;
 }
@@ -133,6 +147,10 @@ TemplateKeys template_keys(std::string_view t, const Tokens& words) {
       continue;
     }
     // Between words: punctuation, spaces, and apostrophes before a word.
+    // Bytes that neither quote, fence nor end a segment are passed at once.
+    const size_t next = w < nw ? words.begin(w) : n;
+    while (i < next && !kGapMark[static_cast<unsigned char>(t[i])]) ++i;
+    if (i == next) continue;
     unsigned char c = static_cast<unsigned char>(t[i]);
     if (c == '`' && i + 2 < n && t[i + 1] == '`' && t[i + 2] == '`') {
       size_t end = t.find("```", i + 3);
@@ -264,6 +282,8 @@ PhraseMatcher::PhraseMatcher(std::initializer_list<std::pair<std::string_view, u
     h ^= static_cast<uint64_t>(k) * 0x9e3779b97f4a7c15ULL;
     entries_.push_back({h, tag});
     filter_[(h >> 20) & 63] |= uint64_t{1} << ((h >> 7) & 63);
+    const uint64_t end = toks.back();
+    last_filter_[(end >> 20) & 63] |= uint64_t{1} << ((end >> 7) & 63);
   }
   std::sort(entries_.begin(), entries_.end());
 }
@@ -276,11 +296,14 @@ uint32_t PhraseMatcher::scan(std::string_view lower, size_t head_bytes,
 }
 
 uint32_t PhraseMatcher::scan(const Tokens& t, size_t head_bytes, uint32_t head_only_tags) const {
-  // Every phrase of 1..kMaxPhraseTokens tokens ending at each token: a
+  // Every phrase of 1..kMaxPhraseTokens tokens ending at each token that
+  // may end a phrase (a 4096-bit filter of the phrases' last tokens): a
   // polynomial of the token hashes (the newest has power 0), tried against a
-  // 4096-bit filter before the sorted entries.
+  // 4096-bit filter of the phrases before the sorted entries.
   uint32_t tags = 0;
   for (size_t i = 0; i < t.size(); ++i) {
+    const uint64_t end = t.hash(i);
+    if (!(last_filter_[(end >> 20) & 63] & (uint64_t{1} << ((end >> 7) & 63)))) continue;
     const bool in_head = t.begin(i) < head_bytes;
     const size_t upto = std::min<size_t>(i + 1, kMaxPhraseTokens);
     uint64_t h = 0, pw = 1;
@@ -411,21 +434,38 @@ bool has_cot_cue(std::string_view l) { return scan_cues(l) & kCueCot; }
 bool has_rubric_cue(std::string_view l) { return scan_cues(l) & kCueRubric; }
 
 bool has_benchmark_shape(std::string_view raw) {
-  // Multiple-choice options on their own lines, or an "Answer:" slot at the
-  // end.
-  int options = 0;
-  for (std::string_view opt : {"\nA)", "\nB)", "\nC)", "\nD)", "\n(A)", "\n(B)", "\n(C)", "\n(D)",
-                               "\nA.", "\nB.", "\nC.", "\nD."})
-    options += raw.find(opt) != std::string_view::npos;
-  if (options >= 3) return true;
-  size_t end = raw.find_last_not_of(" \n\t");
-  if (end == std::string_view::npos) return false;
-  std::string_view tail = raw.substr(0, end + 1);
-  if (tail.size() >= 7) {
-    std::string_view last = tail.substr(tail.size() - 7);
-    if (last == "Answer:" || last == "answer:") return true;
+  // Multiple-choice options on their own lines ("\nA)", "\n(A)", "\nA." for
+  // A..D: three of the twelve), an "Answer:" slot at the end, or few-shot
+  // "\nQ:" and "\nA:" lines. One pass over the line starts.
+  uint32_t seen = 0;  // bits 0-3 "X)", 4-7 "(X)", 8-11 "X." for X = A..D; 12 "Q:", 13 "A:"
+  const char* p = raw.data();
+  const char* const end = p + raw.size();
+  while (p < end &&
+         (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p))))) {
+    ++p;  // the line's first byte
+    if (end - p < 2) break;
+    const char c0 = p[0], c1 = p[1];
+    if (c0 >= 'A' && c0 <= 'D') {
+      if (c1 == ')')
+        seen |= 1u << (c0 - 'A');
+      else if (c1 == '.')
+        seen |= 1u << (8 + c0 - 'A');
+      else if (c1 == ':' && c0 == 'A')
+        seen |= 1u << 13;
+    } else if (c0 == 'Q' && c1 == ':') {
+      seen |= 1u << 12;
+    } else if (c0 == '(' && end - p >= 3 && c1 >= 'A' && c1 <= 'D' && p[2] == ')') {
+      seen |= 1u << (4 + c1 - 'A');
+    }
   }
-  return raw.find("\nQ:") != std::string_view::npos && raw.find("\nA:") != std::string_view::npos;
+  if (__builtin_popcount(seen & 0xfff) >= 3) return true;
+  size_t last = raw.find_last_not_of(" \n\t");
+  if (last == std::string_view::npos) return false;
+  if (last + 1 >= 7) {
+    std::string_view slot = raw.substr(last + 1 - 7, 7);
+    if (slot == "Answer:" || slot == "answer:") return true;
+  }
+  return (seen >> 12 & 3) == 3;
 }
 
 }  // namespace dg::engine

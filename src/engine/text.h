@@ -110,7 +110,8 @@ class PhraseMatcher {
                 uint32_t head_only_tags = 0) const;
 
  private:
-  std::array<uint64_t, 64> filter_{};
+  std::array<uint64_t, 64> filter_{};       // phrase hashes
+  std::array<uint64_t, 64> last_filter_{};  // hashes of the phrases' last tokens
   std::vector<std::pair<uint64_t, uint32_t>> entries_;
 };
 
