@@ -1,7 +1,9 @@
 #include "pipeline/chain.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <algorithm>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serializer.hpp>
 
 #include "http/sse.h"
 
@@ -55,12 +57,38 @@ void apply_body_transforms(ExchangeContext& ctx, boost::json::object& body) {
 }
 
 namespace {
-void emit_chunk(const boost::json::object& o, std::string& out) {
+// Serializes `o` as one SSE event straight into `out`.
+void emit_chunk(boost::json::serializer& sr, const boost::json::object& o, std::string& out) {
   out += "data: ";
-  out += boost::json::serialize(o);
+  sr.reset(&o);
+  while (!sr.done()) {
+    const size_t at = out.size();
+    out.resize(std::max(at + 256, out.capacity()));
+    const std::string_view wrote = sr.read(out.data() + at, out.size() - at);
+    out.resize(at + wrote.size());
+  }
   out += "\n\n";
 }
 }  // namespace
+
+struct StreamTransformer::Buffers {
+  static constexpr size_t kInline = 4096;  // a typical chunk's tree fits
+  struct Arena {
+    alignas(16) unsigned char block[kInline];
+    boost::json::monotonic_resource mr{block, sizeof block};
+    boost::json::value chunk =
+        boost::json::value(boost::json::storage_ptr(&mr));  // this arena's event
+  };
+  Arena arenas[2];
+  int last = 1;  // arena holding the previous chunk; the next event goes to the other
+  boost::json::parser parser;
+  boost::json::serializer serializer;
+};
+
+StreamTransformer::StreamTransformer(std::vector<std::unique_ptr<ResponseTransform>>& transforms)
+    : transforms_(transforms), buf_(std::make_unique<Buffers>()) {}
+
+StreamTransformer::~StreamTransformer() = default;
 
 void StreamTransformer::process_event(std::string_view event, std::string& out,
                                       const boost::json::object** parsed) {
@@ -71,18 +99,31 @@ void StreamTransformer::process_event(std::string_view event, std::string& out,
     out.append(event);
     return;
   }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(data, ec);
-  if (ec || !v.is_object() || ended_) {
+  if (ended_) {
     out.append(event);
     return;
   }
-  boost::json::object& chunk = v.as_object();
+  Buffers::Arena& a = buf_->arenas[buf_->last ^ 1];
+  a.chunk.emplace_null();  // the event before last: nothing refers to it any more
+  a.mr.release();
+  buf_->parser.reset(boost::json::storage_ptr(&a.mr));
+  boost::system::error_code ec;
+  buf_->parser.write(data.data(), data.size(), ec);
+  if (ec) {
+    out.append(event);
+    return;
+  }
+  a.chunk = buf_->parser.release();  // same storage: a move, no copy
+  if (!a.chunk.is_object()) {
+    out.append(event);
+    return;
+  }
+  boost::json::object& chunk = a.chunk.get_object();
   for (auto& t : transforms_) t->on_chunk(chunk);
-  emit_chunk(chunk, out);
-  last_ = std::move(chunk);
-  have_last_ = true;
-  *parsed = &last_;
+  emit_chunk(buf_->serializer, chunk, out);
+  buf_->last ^= 1;
+  last_ = &chunk;
+  *parsed = &chunk;
 }
 
 void StreamTransformer::finish(std::string& out) { end_stream(out); }
@@ -94,10 +135,10 @@ void StreamTransformer::end_stream(std::string& out) {
   for (auto& t : transforms_) {
     for (auto& c : flushed) t->on_chunk(c);
     std::vector<boost::json::object> extra;
-    t->on_stream_end(have_last_ ? &last_ : nullptr, extra);
+    t->on_stream_end(last_, extra);
     for (auto& c : extra) flushed.push_back(std::move(c));
   }
-  for (const auto& c : flushed) emit_chunk(c, out);
+  for (const auto& c : flushed) emit_chunk(buf_->serializer, c, out);
 }
 
 }  // namespace dg::pipeline

@@ -65,10 +65,19 @@ void apply_body_transforms(ExchangeContext& ctx, boost::json::object& body);
 // pass through unchanged. Before "[DONE]" (or at the end of the stream if the
 // upstream never sent it) each transform's on_stream_end runs; chunks it adds
 // pass through the transforms after it. Not thread-safe (one per stream).
+//
+// Cost: each event is parsed by one reused parser into one of two monotonic
+// arenas, alternately (the previous event's chunk, which on_stream_end may
+// read, lives in the other), and serialized by one reused serializer straight
+// into `out`; an event that fits its arena's inline block allocates nothing.
+// Transforms must therefore not keep references into a chunk past on_chunk
+// (copying values out is fine: a copy lives in the copy's own storage).
 class StreamTransformer {
  public:
-  explicit StreamTransformer(std::vector<std::unique_ptr<ResponseTransform>>& transforms)
-      : transforms_(transforms) {}
+  explicit StreamTransformer(std::vector<std::unique_ptr<ResponseTransform>>& transforms);
+  ~StreamTransformer();
+  StreamTransformer(const StreamTransformer&) = delete;
+  StreamTransformer& operator=(const StreamTransformer&) = delete;
   // One complete event (with its blank line). Appends the output to `out`;
   // `parsed` is set to the chunk after the transforms (null for non-JSON).
   void process_event(std::string_view event, std::string& out, const boost::json::object** parsed);
@@ -78,10 +87,11 @@ class StreamTransformer {
   bool ended() const { return ended_; }
 
  private:
+  struct Buffers;  // parser, serializer and the two arenas (heap: keeps callers' frames small)
   void end_stream(std::string& out);
   std::vector<std::unique_ptr<ResponseTransform>>& transforms_;
-  boost::json::object last_;
-  bool have_last_ = false;
+  std::unique_ptr<Buffers> buf_;
+  const boost::json::object* last_ = nullptr;  // the previous chunk, in the other arena
   bool ended_ = false;
   std::string scratch_;
 };
