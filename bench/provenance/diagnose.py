@@ -11,6 +11,11 @@ and the share written green (selected positions only, u < detect strength), the 
 distinct pairs as `verify` scores them (first occurrence), and the training set's own green
 share. Chance is the mean 1/k.
 
+Harvest-aware scoring (an analysis, not verify): `verify`'s test restricted to the scored pairs that
+occur >= M times in what the account received (M = 5, 20): the selection uses only (context, group)
+identities, never the member the suspect text wrote, so H0 (each scored pair green w.p. 1/k) holds;
+p is the exact Poisson-binomial tail.
+
 Coarser contexts (an analysis, not the scheme): if the green member depended on the group and a
 bucket of the previous word (crc32 mod B; B=1 is context-free) instead of the word itself, how many
 distinct (bucket, group) pairs would the training set and the student's text hold, and how often
@@ -90,6 +95,29 @@ def analyse(student_rows, train_rows):
     return res
 
 
+def upper_tail(ps, x):
+    """P(X >= x), X a sum of independent Bernoulli(p) for p in ps (exact)."""
+    dist = [1.0]
+    for p in ps:
+        dist = [a * (1 - p) + b * p for a, b in zip(dist + [0.0], [0.0] + dist)]
+    return sum(dist[x:])
+
+
+def harvest_aware(student_rows, train_rows):
+    tc = collections.Counter((r[1], r[2]) for r in train_rows)
+    seen, out = set(), {}
+    scored = []
+    for r in student_rows:
+        if r[6] < DETECT and (r[1], r[2]) not in seen:
+            seen.add((r[1], r[2]))
+            scored.append(r)
+    for m in (5, 20):
+        rows = [r for r in scored if tc[(r[1], r[2])] >= m]
+        green = sum(r[3] == r[5] for r in rows)
+        out[str(m)] = dict(positions=len(rows), green=green, p=upper_tail([1 / r[4] for r in rows], green))
+    return out
+
+
 def coarse(student_rows, train_rows):
     """Per bucket count B: distinct pairs in training and in the student's selected positions, and the
     share of the student's selected occurrences whose pair occurs >= 20 / >= 100 times in training."""
@@ -132,6 +160,7 @@ def main():
         srows, trows = positions([text]), positions(texts)
         res = analyse(srows, trows)
         res["coarse"] = coarse(srows, trows)
+        res["harvest_aware"] = harvest_aware(srows, trows)
         res.update(words=len(text.split()), strength=STRENGTH, detect_strength=DETECT)
         results[name] = res
         a = res["all"]
@@ -150,6 +179,8 @@ def main():
         for b, v in res["coarse"].items():
             label = "previous word (the scheme)" if b == "word" else "none" if b == "1" else f"{b} buckets of the previous word"
             print(f"| {label} | {v['train_pairs']} | {v['student_pairs']} | {v['seen20']:.0%} / {v['seen100']:.0%} |")
+        print("harvest-aware scoring: " + "; ".join(f"pairs received >= {m} times: {v['green']}/{v['positions']} green, "
+                                                    f"p = {v['p']:.2g}" for m, v in res["harvest_aware"].items()))
         json.dump(results, open(OUT, "w"), indent=1)
 
 
