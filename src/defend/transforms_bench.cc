@@ -21,6 +21,16 @@
 //                          pipeline::StreamTransformer on OpenAI-shaped events)
 //   ChainStreamNone        StreamTransformer with no transform: the JSON round
 //                          trip alone (the forwarder skips it without transforms)
+//   ChainStreamDelay/<strength>  the same pipeline, but per response the
+//                          largest CPU time of any one event (parse, transforms,
+//                          serialize; the [DONE] event includes the final
+//                          flush): the most that processing delays any byte of
+//                          a streamed response. Events arrive one token at a
+//                          time, so a stream's summed CPU (ChainStream) overlaps
+//                          generation; this is the added latency a client sees.
+//                          (Each event is timed with its own clock reads, which
+//                          adds their cost: an upper bound.) Text held back to a
+//                          word boundary waits for the next token on top of this.
 //   TraceBody              reasoning + watermark 1.0 + log-prob transforms on a body
 //
 //   build-wm/src/defend/transforms_bench [--benchmark_filter=...]   (DG_SOURCE_DIR: repo root)
@@ -227,6 +237,25 @@ double run_stream(Transforms& ts, const std::string& sse) {
   return thread_cpu_us() - c0;
 }
 
+// The same, returning the largest CPU time of any one event.
+double stream_max_event(Transforms& ts, const std::string& sse) {
+  std::string out;
+  double worst = 0;
+  dg::pipeline::StreamTransformer tr(ts);
+  std::string_view rest = sse;
+  while (!rest.empty()) {
+    const size_t e = rest.find("\n\n");
+    const json::object* parsed = nullptr;
+    out.clear();
+    const double c0 = thread_cpu_us();
+    tr.process_event(rest.substr(0, e + 2), out, &parsed);
+    worst = std::max(worst, thread_cpu_us() - c0);
+    benchmark::DoNotOptimize(out);
+    rest.remove_prefix(e + 2);
+  }
+  return worst;
+}
+
 void BM_ChainStream(benchmark::State& state) {
   const auto& table = dg::defend::SynonymTable::builtin();
   const auto key = dg::defend::derive_account_key("bench", "acct");
@@ -250,6 +279,20 @@ void BM_ChainStreamNone(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_ChainStreamNone)->Iterations(1);
+
+void BM_ChainStreamDelay(benchmark::State& state) {
+  const auto& table = dg::defend::SynonymTable::builtin();
+  const auto key = dg::defend::derive_account_key("bench", "acct");
+  const double strength = strength_of(state);
+  std::vector<std::string> sse;
+  for (const auto& a : answers()) sse.push_back(sse_of(chunks_of(a)));
+  measure(state, [&](size_t i) {
+    Transforms ts;
+    ts.push_back(std::make_unique<WatermarkTransform>(table, key, strength));
+    return stream_max_event(ts, sse[i]);
+  });
+}
+BENCHMARK(BM_ChainStreamDelay)->Arg(50)->Arg(100)->Iterations(1);
 
 // The trace rung's full set on a body: reasoning, watermark (strength 1), log-prob perturbation.
 void BM_TraceBody(benchmark::State& state) {
