@@ -251,11 +251,14 @@ struct Engine::Impl {
       kinds |= kLinkCreationBurst;
     }
     if (!(kinds & kLinkCreationBurst) && pa.created) {
-      // Created inside a creation burst of b's cluster: five or more of its
-      // members opened within a day or so of this account (whatever the
-      // creation times of its other members).
+      // A new account (<= 4 exchanges) created inside a creation burst of b's
+      // cluster: five or more of its members opened within a day or so of
+      // it (whatever the creation times of its other members). Only while
+      // it is new: an established account that later shares a template
+      // with the ring (a benchmark run asking the ring's dataset items) is
+      // not recruited on its creation date.
       uint32_t rb = find_const(b);
-      if (accounts[rb].cluster != kNone) {
+      if (pa.n <= 4 && accounts[rb].cluster != kNone) {
         const Cluster& cb = clusters[accounts[rb].cluster];
         if (accounts[rb].size >= 5 && cb.created_near(pa.created) >= 5) {
           s += 0.25;

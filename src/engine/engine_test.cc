@@ -489,7 +489,8 @@ TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
 // A ring opened in a creation burst keeps that evidence after aged accounts
 // (created months apart) join it: a newcomer created inside the burst links on
 // its first use of the ring's wrapper. An account created months away that
-// uses the same wrapper once does not.
+// uses the same wrapper once does not, nor one created in the burst that uses
+// it only once established.
 TEST(Engine, CreationBurstSurvivesAgedMembers) {
   Engine e;
   Rng rng(31);
@@ -501,7 +502,10 @@ TEST(Engine, CreationBurstSurvivesAgedMembers) {
                   const std::string& ua) {
     Req q;
     q.prompt = prompt;
-    q.ip = "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250));
+    // The actor rotates proxy addresses; the others keep their own.
+    bool actor = acct.rfind("ring_", 0) == 0 || acct.rfind("aged_", 0) == 0 || acct == "newcomer";
+    q.ip = actor ? "203.0." + std::to_string(rng.below(250)) + "." + std::to_string(rng.below(250))
+                 : "192.0." + std::to_string(acct.size()) + ".7";
     q.ua = ua;
     auto r = make(acct, t += 40 * kNsPerSec, q);
     r.account_created = created;
@@ -528,6 +532,15 @@ TEST(Engine, CreationBurstSurvivesAgedMembers) {
   EXPECT_EQ(joined.cluster_root, ring->cluster_root);
   auto other = send("stranger", w + p[4] + " #9002", burst - 150 * day, "stranger-client");
   EXPECT_EQ(other.cluster_size, 1u);
+  // Created inside the burst too, but an established account by the time it
+  // uses the wrapper: its creation date no longer counts.
+  for (int i = 0; i < 5; ++i)
+    send("latecomer", "hello there friend " + std::to_string(i), burst + 9 * 3600 * kNsPerSec,
+         "latecomer-client");
+  send("latecomer", w + p[5] + " #9003", burst + 9 * 3600 * kNsPerSec, "latecomer-client");
+  auto late =
+      send("latecomer", w + p[6] + " #9004", burst + 9 * 3600 * kNsPerSec, "latecomer-client");
+  EXPECT_EQ(late.cluster_size, 1u);
 }
 
 // A legitimate customer: 40 keys behind one corporate block, one application
