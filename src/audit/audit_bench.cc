@@ -12,16 +12,21 @@
 // `append` = the producers' cost of append() alone (timed around each call,
 // so it includes about one clock_gettime); `writer` = every other
 // thread of the process (the writer and the checkpointer, measured as the
-// process's CPU minus the producers'); and wall time.
+// process's CPU minus the producers' and the WAL sampler's); `batch` = the
+// writer thread's CPU per write_batch() call (p50/p99/max); `wal` = the -wal
+// file's size, sampled every 100 ms (largest, at the end, and once a second);
+// and wall time.
 // Built, not run by ctest.
 #include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +55,42 @@ double process_cpu_s() {
   };
   return s(u.ru_utime) + s(u.ru_stime);
 }
+
+// Forwards to the real sink, noting the writer thread's CPU per batch.
+class TimedSink final : public AuditSink {
+ public:
+  explicit TimedSink(std::unique_ptr<AuditSink> inner) : inner_(std::move(inner)) {}
+  Status write_batch(const std::vector<PendingEntry>& batch) override {
+    const double c0 = thread_cpu_s();
+    Status st = inner_->write_batch(batch);
+    const double us = (thread_cpu_s() - c0) * 1e6;
+    std::lock_guard<std::mutex> l(mu_);
+    batch_us_.push_back(us);
+    records_ += batch.size();
+    return st;
+  }
+  // "n N, R records/batch, CPU p50/p99/max X/Y/Z us".
+  std::string summary() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (batch_us_.empty()) return "none";
+    std::vector<double> v = batch_us_;
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+      return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+    };
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "n %zu, %.1f records/batch, CPU p50/p99/max %.0f/%.0f/%.0f us",
+                  v.size(), static_cast<double>(records_) / static_cast<double>(v.size()), at(0.5),
+                  at(0.99), v.back());
+    return buf;
+  }
+
+ private:
+  std::unique_ptr<AuditSink> inner_;
+  std::mutex mu_;
+  std::vector<double> batch_us_;
+  size_t records_ = 0;
+};
 
 int run(int argc, char** argv) {
   long records = 200000, rate = 0, producers = 1;
@@ -83,7 +124,14 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "audit_bench: %s\n", rec.status().to_string().c_str());
     return 1;
   }
-  auto log = AuditLog::open(path, options);
+  auto sink = open_sqlite_audit_sink(path, options.sqlite);
+  if (!sink.ok()) {
+    std::fprintf(stderr, "audit_bench: %s\n", sink.status().to_string().c_str());
+    return 1;
+  }
+  auto timed_owner = std::make_unique<TimedSink>(std::move(*sink));
+  TimedSink* timed = timed_owner.get();
+  auto log = AuditLog::create(std::move(timed_owner), options);
   if (!log.ok()) {
     std::fprintf(stderr, "audit_bench: %s\n", log.status().to_string().c_str());
     return 1;
@@ -96,6 +144,23 @@ int run(int argc, char** argv) {
     }
   };
   std::atomic<long> refused{0};
+  // The WAL file's size every 100 ms: the largest, and once a second.
+  std::atomic<bool> sampling{true};
+  uintmax_t wal_max = 0;
+  std::vector<uintmax_t> wal_per_s;
+  double sampler_cpu = 0;
+  std::thread sampler([&] {
+    const double start = thread_cpu_s();
+    for (int tick = 1; sampling.load(); ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::error_code ec;
+      const uintmax_t size = std::filesystem::file_size(path + "-wal", ec);
+      if (ec) continue;
+      wal_max = std::max(wal_max, size);
+      if (tick % 10 == 0) wal_per_s.push_back(size);
+    }
+    sampler_cpu = thread_cpu_s() - start;
+  });
   const double cpu0 = process_cpu_s();
   const auto wall0 = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
@@ -137,10 +202,14 @@ int run(int argc, char** argv) {
   Status st = (*log)->flush(60 * kNsPerSec);
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  sampling.store(false);
+  sampler.join();
   const double cpu_total = process_cpu_s() - cpu0;
   auto c = (*log)->counters();
   std::error_code ec;
   const auto wal_bytes = std::filesystem::file_size(path + "-wal", ec);
+  wal_max = std::max(wal_max, wal_bytes);
+  const std::string batches = timed->summary();
   log->reset();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   if (!st.ok()) {
@@ -152,9 +221,13 @@ int run(int argc, char** argv) {
   std::printf("append  %.0f ns CPU/record (producer threads, append() only)\n",
               append_cpu.load() / static_cast<double>(records) * 1e9);
   std::printf("wall    %.2f s\n", wall);
-  std::printf("wal     %.1f MB at the end\n", static_cast<double>(wal_bytes) / 1e6);
+  std::printf("wal     %.1f MB largest, %.1f MB at the end; each second:",
+              static_cast<double>(wal_max) / 1e6, static_cast<double>(wal_bytes) / 1e6);
+  for (uintmax_t b : wal_per_s) std::printf(" %.1f", static_cast<double>(b) / 1e6);
+  std::printf("\n");
+  std::printf("batch   %s\n", batches.c_str());
   std::printf("writer  %.0f ns CPU/record (all other threads: writer, checkpointer)\n",
-              (cpu_total - producer_cpu.load()) / static_cast<double>(records) * 1e9);
+              (cpu_total - producer_cpu.load() - sampler_cpu) / static_cast<double>(records) * 1e9);
   return 0;
 }
 
