@@ -40,7 +40,9 @@ int64_t index_of(const json::object& choice) {
   if (const auto* v = choice.if_contains("index"); v && v->is_int64()) return v->as_int64();
   return 0;
 }
-double as_double(const json::value& v) { return v.is_double() ? v.as_double() : v.is_int64() ? double(v.as_int64()) : 0.0; }
+double as_double(const json::value& v) {
+  return v.is_double() ? v.as_double() : v.is_int64() ? double(v.as_int64()) : 0.0;
+}
 }  // namespace
 
 Sha256 request_fingerprint(std::string_view account, const json::object& request) {
@@ -62,7 +64,7 @@ double LogprobTransform::noise(int64_t choice, int64_t position, std::string_vie
   uint64_t a = 0;
   for (int i = 0; i < 8; ++i) a = (a << 8) | h[i];
   const double u = (static_cast<double>(a >> 11) + 0.5) * 0x1.0p-53;  // (0,1)
-  return (2 * u - 1);  // uniform in (-1, 1)
+  return (2 * u - 1);                                                 // uniform in (-1, 1)
 }
 
 void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int64_t choice) {
@@ -73,7 +75,8 @@ void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int6
     return lp ? as_double(*lp) : -1e300;
   };
   const json::value* token = entry.if_contains("token");
-  const std::string sampled = token && token->is_string() ? std::string(token->as_string()) : std::string();
+  const std::string sampled =
+      token && token->is_string() ? std::string(token->as_string()) : std::string();
   auto* tops = entry.if_contains("top_logprobs");
   if (tops == nullptr || !tops->is_array() || tops->as_array().empty()) {
     return;  // nothing to distort without alternatives; the sampled logprob stays
@@ -82,7 +85,8 @@ void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int6
   // The top alternative keeps its value and rank.
   size_t top = 0;
   for (size_t i = 1; i < arr.size(); ++i) {
-    if (arr[i].is_object() && arr[top].is_object() && logprob_of(arr[i]) > logprob_of(arr[top])) top = i;
+    if (arr[i].is_object() && arr[top].is_object() && logprob_of(arr[i]) > logprob_of(arr[top]))
+      top = i;
   }
   if (!arr[top].is_object()) return;
   const double top_lp = logprob_of(arr[top]);
@@ -102,8 +106,9 @@ void LogprobTransform::perturb_entry(json::object& entry, int64_t position, int6
       sampled_lp = lp;
     }
   }
-  std::stable_sort(arr.begin(), arr.end(),
-                   [&](const json::value& a, const json::value& b) { return logprob_of(a) > logprob_of(b); });
+  std::stable_sort(arr.begin(), arr.end(), [&](const json::value& a, const json::value& b) {
+    return logprob_of(a) > logprob_of(b);
+  });
   if (sampled_changed) entry["logprob"] = sampled_lp;
 }
 
@@ -158,7 +163,8 @@ std::string summarize_reasoning(std::string_view text, int max_words) {
     } else {
       out.push_back(c);
     }
-    if ((c == '.' || c == '!' || c == '?') && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\n')) {
+    if ((c == '.' || c == '!' || c == '?') &&
+        (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\n')) {
       cut = false;
       break;
     }
@@ -172,8 +178,9 @@ void ReasoningTransform::keep_for_summary(StreamState& st, std::string_view text
   // The summary reads at most summary_words_ words of the first sentence: keep
   // only a prefix long enough for that (bounded memory for long traces). In
   // withhold mode a marker byte records that there was reasoning.
-  const size_t cap = mode_ == ReasoningMode::kSummarize ? std::max<size_t>(4096, 64 * static_cast<size_t>(summary_words_))
-                                                        : 1;
+  const size_t cap = mode_ == ReasoningMode::kSummarize
+                         ? std::max<size_t>(4096, 64 * static_cast<size_t>(summary_words_))
+                         : 1;
   if (st.reasoning.size() < cap) st.reasoning.append(text.substr(0, cap - st.reasoning.size()));
 }
 
@@ -208,7 +215,8 @@ void ReasoningTransform::on_body(json::object& body) {
     }
     if (auto* ct = msg.if_contains("content"); ct != nullptr && ct->is_string()) {
       StreamState st;
-      std::string out = filter_content(st, std::string_view(ct->as_string().data(), ct->as_string().size()), true);
+      std::string out = filter_content(
+          st, std::string_view(ct->as_string().data(), ct->as_string().size()), true);
       *ct = out;
     }
   }
@@ -257,7 +265,8 @@ std::string ReasoningTransform::filter_content(StreamState& st, std::string_view
     if (st.in_think) {
       keep_for_summary(st, body);
       withheld_ += static_cast<int64_t>(body.size());
-      if (mode_ == ReasoningMode::kSummarize) out += "<think>" + summary_text(st.reasoning) + "</think>";
+      if (mode_ == ReasoningMode::kSummarize)
+        out += "<think>" + summary_text(st.reasoning) + "</think>";
       st.reasoning.clear();
     } else {
       out.append(body);
@@ -267,7 +276,8 @@ std::string ReasoningTransform::filter_content(StreamState& st, std::string_view
   }
   if (final && st.in_think && !st.reasoning.empty()) {
     // Unclosed think block at the end: summarise what there was.
-    if (mode_ == ReasoningMode::kSummarize) out += "<think>" + summary_text(st.reasoning) + "</think>";
+    if (mode_ == ReasoningMode::kSummarize)
+      out += "<think>" + summary_text(st.reasoning) + "</think>";
     st.reasoning.clear();
   }
   return out;
@@ -297,7 +307,8 @@ void ReasoningTransform::on_chunk(json::object& chunk) {
     if (auto* ct = delta.if_contains("content"); ct != nullptr && ct->is_string()) {
       const std::string in(ct->as_string().c_str());
       // First content after a reasoning_content stream: send the summary first.
-      if (mode_ == ReasoningMode::kSummarize && !st.in_think && !st.reasoning.empty() && !st.summary_sent) {
+      if (mode_ == ReasoningMode::kSummarize && !st.in_think && !st.reasoning.empty() &&
+          !st.summary_sent) {
         delta["reasoning_content"] = summary_text(st.reasoning);
         st.summary_sent = true;
         st.reasoning.clear();
@@ -330,7 +341,8 @@ void ReasoningTransform::on_stream_end(const json::object* last, std::vector<jso
     json::object delta;
     if (!summary.empty()) delta["reasoning_content"] = summary;
     if (!out.empty()) delta["content"] = out;
-    chunk["choices"] = json::array{json::object{{"index", st.index}, {"delta", delta}, {"finish_reason", nullptr}}};
+    chunk["choices"] = json::array{
+        json::object{{"index", st.index}, {"delta", delta}, {"finish_reason", nullptr}}};
     extra.push_back(std::move(chunk));
   }
 }

@@ -69,7 +69,8 @@ class ReasoningTransform : public ResponseTransform {
       : mode_(mode), summary_words_(summary_words) {}
   void on_body(boost::json::object& body) override;
   void on_chunk(boost::json::object& chunk) override;
-  void on_stream_end(const boost::json::object* last, std::vector<boost::json::object>& extra) override;
+  void on_stream_end(const boost::json::object* last,
+                     std::vector<boost::json::object>& extra) override;
 
   // Number of reasoning characters withheld so far.
   int64_t withheld_chars() const { return withheld_; }
@@ -78,8 +79,8 @@ class ReasoningTransform : public ResponseTransform {
   struct StreamState {
     int64_t index = 0;
     bool in_think = false;
-    std::string pending;        // possible partial tag at chunk end
-    std::string reasoning;      // a bounded prefix of the reasoning (for the summary)
+    std::string pending;    // possible partial tag at chunk end
+    std::string reasoning;  // a bounded prefix of the reasoning (for the summary)
     bool summary_sent = false;
   };
   StreamState& state(int64_t index);

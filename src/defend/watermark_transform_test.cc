@@ -18,7 +18,8 @@ std::vector<std::string> responses() {
   std::ifstream in(std::string(src ? src : ".") + "/data/teacher/teacher.jsonl");
   std::vector<std::string> out;
   std::string line;
-  while (std::getline(in, line)) out.emplace_back(json::parse(line).at("response").as_string().c_str());
+  while (std::getline(in, line))
+    out.emplace_back(json::parse(line).at("response").as_string().c_str());
   return out;
 }
 
@@ -31,13 +32,20 @@ TEST(WatermarkTransform, StreamedChunksEqualBody) {
   auto rs = responses();
   for (size_t n = 0; n < rs.size(); n += 5) {
     const std::string& text = rs[n];
-    json::object body{{"object", "chat.completion"},
-                      {"choices", json::array{json::object{{"index", 0},
-                                                           {"message", json::object{{"role", "assistant"}, {"content", text}}},
-                                                           {"finish_reason", "stop"}}}}};
+    json::object body{
+        {"object", "chat.completion"},
+        {"choices", json::array{json::object{
+                        {"index", 0},
+                        {"message", json::object{{"role", "assistant"}, {"content", text}}},
+                        {"finish_reason", "stop"}}}}};
     WatermarkTransform whole(t, key, 0.5);
     whole.on_body(body);
-    const std::string expect(body["choices"].as_array()[0].as_object()["message"].as_object()["content"].as_string().c_str());
+    const std::string expect(body["choices"]
+                                 .as_array()[0]
+                                 .as_object()["message"]
+                                 .as_object()["content"]
+                                 .as_string()
+                                 .c_str());
 
     auto tally = std::make_shared<WatermarkTally>();
     WatermarkTransform stream(t, key, 0.5, tally);
@@ -46,35 +54,59 @@ TEST(WatermarkTransform, StreamedChunksEqualBody) {
     json::object last;
     while (pos < text.size()) {
       size_t len = 1 + rng.below(20);
-      json::object chunk{{"object", "chat.completion.chunk"},
-                         {"choices", json::array{json::object{{"index", 0},
-                                                              {"delta", json::object{{"content", text.substr(pos, len)}}},
-                                                              {"finish_reason", nullptr}}}}};
+      json::object chunk{
+          {"object", "chat.completion.chunk"},
+          {"choices",
+           json::array{json::object{{"index", 0},
+                                    {"delta", json::object{{"content", text.substr(pos, len)}}},
+                                    {"finish_reason", nullptr}}}}};
       stream.on_chunk(chunk);
-      got += chunk["choices"].as_array()[0].as_object()["delta"].as_object()["content"].as_string().c_str();
+      got += chunk["choices"]
+                 .as_array()[0]
+                 .as_object()["delta"]
+                 .as_object()["content"]
+                 .as_string()
+                 .c_str();
       pos += len;
       last = chunk;
     }
     if (n % 2 == 0) {  // finish chunk carries finish_reason
-      json::object fin{{"object", "chat.completion.chunk"},
-                       {"choices", json::array{json::object{{"index", 0}, {"delta", json::object{}}, {"finish_reason", "stop"}}}}};
+      json::object fin{
+          {"object", "chat.completion.chunk"},
+          {"choices", json::array{json::object{
+                          {"index", 0}, {"delta", json::object{}}, {"finish_reason", "stop"}}}}};
       stream.on_chunk(fin);
       auto& d = fin["choices"].as_array()[0].as_object()["delta"].as_object();
       if (d.contains("content")) got += d["content"].as_string().c_str();
     }
     std::vector<json::object> extra;
     stream.on_stream_end(&last, extra);
-    for (auto& e : extra) got += e["choices"].as_array()[0].as_object()["delta"].as_object()["content"].as_string().c_str();
+    for (auto& e : extra)
+      got += e["choices"]
+                 .as_array()[0]
+                 .as_object()["delta"]
+                 .as_object()["content"]
+                 .as_string()
+                 .c_str();
     ASSERT_EQ(got, expect) << n;
   }
 }
 
 TEST(WatermarkTransform, ToolCallsUntouched) {
   const auto& t = SynonymTable::builtin();
-  json::object body{{"choices", json::array{json::object{
-                                    {"index", 0},
-                                    {"message", json::object{{"role", "assistant"}, {"content", nullptr},
-                                                             {"tool_calls", json::array{json::object{{"function", json::object{{"name", "f"}, {"arguments", "{\"often\": \"often quickly\"}"}}}}}}}}}}}};
+  json::object body{
+      {"choices",
+       json::array{json::object{
+           {"index", 0},
+           {"message",
+            json::object{
+                {"role", "assistant"},
+                {"content", nullptr},
+                {"tool_calls",
+                 json::array{json::object{
+                     {"function",
+                      json::object{{"name", "f"},
+                                   {"arguments", "{\"often\": \"often quickly\"}"}}}}}}}}}}}};
   const std::string before = json::serialize(body);
   WatermarkTransform w(t, derive_account_key("m", "a"), 1.0);
   w.on_body(body);

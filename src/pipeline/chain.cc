@@ -30,7 +30,9 @@ Chain::Outcome Chain::run_request(ExchangeContext& ctx) const {
     }
     if (stopped) {
       if (!ctx.local_reply()) {
-        ctx.reply(LocalReply{500, "server_error", "stage_stopped_without_reply",
+        ctx.reply(LocalReply{500,
+                             "server_error",
+                             "stage_stopped_without_reply",
                              "internal error: stage '" + std::string(e.stage->name()) +
                                  "' stopped the request without a reply",
                              {}});
