@@ -19,6 +19,15 @@ constexpr size_t kMaxEdges = 20000;
 constexpr int kSlotMembers = 6;
 constexpr uint32_t kSimilarityMinExchanges = 8;
 constexpr TimeNs kCreatedBucket = 12 * 3600 * kNsPerSec;
+// Shared instruction wrappers (Slot::frames_varied_content, Impl::shared_wrappers).
+constexpr uint64_t kPrefixSalt = 0x11,
+                   kSuffixSalt = 0x12;   // link-index keys of template openings/endings
+constexpr uint32_t kWrapperSamples = 8;  // uses per account sampled for what a key frames
+constexpr uint32_t kWrapperMinUses = 16;
+constexpr double kWrapperSpread = 0.35;
+constexpr double kWrapperTopArea = 0.7;
+constexpr uint32_t kWrapperSteadyShare = 25;  // a wrapper on >= 1/25 of an account's prompts
+constexpr double kWrapperSetLink = 0.65;      // two or more shared wrappers: enough alone
 constexpr const char* kLinkNames[kLinkKinds] = {"shared_templates",    "shared_address_block",
                                                 "shared_fingerprint",  "creation_burst",
                                                 "synchronized_timing", "shared_system_prompt"};
@@ -91,7 +100,32 @@ struct Slot {
   uint64_t key = 0;
   std::array<uint32_t, kSlotMembers> members{};
   uint32_t count = 0;  // accounts ever registered under this key
+  // Template keys: capability areas of the prompts the key framed, from each
+  // account's first kWrapperSamples uses (so no one account dominates);
+  // halved when full.
+  std::array<uint16_t, kCapabilityCount> cap{};
+  void add_capability(Capability c) {
+    if (++cap[static_cast<size_t>(c)] == UINT16_MAX)
+      for (auto& x : cap) x /= 2;
+  }
+  // An instruction wrapper rather than a dataset's own phrasing: the content it
+  // frames varies in kind across the accounts using it (>= kWrapperMinUses
+  // prompts; areas other than "other" spread, normalised entropy >=
+  // kWrapperSpread, none above kWrapperTopArea of them).
+  bool frames_varied_content() const {
+    uint32_t total = 0, top = 0;
+    std::array<uint32_t, kCapabilityCount - 1> h{};
+    for (int c = 0, j = 0; c < kCapabilityCount; ++c) {
+      if (c == static_cast<int>(Capability::kOther)) continue;
+      h[j++] = cap[c];
+      total += cap[c];
+      top = std::max<uint32_t>(top, cap[c]);
+    }
+    return total >= kWrapperMinUses && top <= kWrapperTopArea * total &&
+           normalized_entropy(h) >= kWrapperSpread;
+  }
 };
+static_assert(sizeof(Slot) == 64, "link index slot: one cache line");
 
 }  // namespace
 
@@ -181,10 +215,48 @@ struct Engine::Impl {
     return (c >= 2 && c * 6 >= n) || (n <= 2 && c == n && c >= 1);
   }
 
+  size_t slot_index(uint64_t key) const {
+    return (key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2);
+  }
+  Slot& slot_for(uint64_t key) { return slots[slot_index(key)]; }
+  // The slot holding `key`, or null (evicted, or clustering off).
+  const Slot* slot_of(uint64_t key) const {
+    if (slots.empty()) return nullptr;
+    const Slot& s = slots[slot_index(key)];
+    return s.key == key ? &s : nullptr;
+  }
+
   uint32_t popularity(uint64_t key) const {
-    if (slots.empty()) return 0;
-    const Slot& s = slots[(key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2)];
-    return s.key == key ? s.count : 0;
+    const Slot* s = slot_of(key);
+    return s ? s->count : 0;
+  }
+
+  // Instruction wrappers two accounts share: template openings (or endings)
+  // that frame varied content across all the accounts using them
+  // (Slot::frames_varied_content), on a steady share of both accounts'
+  // prompts (>= 1/kWrapperSteadyShare; b at least twice; any use while a has
+  // few exchanges). One script rotating its wrappers over several accounts
+  // shares several; a dataset's own phrasing frames one kind of content, and
+  // customers who phrase one request alike share at most one, rarely.
+  int shared_wrappers(const Profile& pa, const Profile& pb) const {
+    auto scan = [&](const TopK<6>& x, const TopK<6>& y, uint64_t salt) {
+      int k = 0;
+      for (int i = 0; i < 6; ++i) {
+        uint32_t ca = x.count[i] ? x.guaranteed(i) : 0;
+        if (ca == 0 || ca * kWrapperSteadyShare < pa.n) continue;
+        for (int j = 0; j < 6; ++j) {
+          if (!y.count[j] || y.key[j] != x.key[i]) continue;
+          uint32_t cb = y.guaranteed(j);
+          if (cb < 2 || cb * kWrapperSteadyShare < pb.n) break;
+          const Slot* s = slot_of(x.key[i] ^ salt);
+          k += s && s->frames_varied_content();
+          break;
+        }
+      }
+      return k;
+    };
+    return scan(pa.prefixes, pb.prefixes, kPrefixSalt) +
+           scan(pa.suffixes, pb.suffixes, kSuffixSalt);
   }
 
   static double capability_cosine(const Profile& a, const Profile& b) {
@@ -232,7 +304,11 @@ struct Engine::Impl {
            (ring && ring_wrapper(pa.suffixes, ring->suffixes, k))))
         tmpl = true;
     }
-    if (tmpl) {
+    const int wrappers = shared_wrappers(pa, pb);
+    if (wrappers >= 2) {
+      s += kWrapperSetLink;
+      kinds |= kLinkTemplate;
+    } else if (tmpl || wrappers == 1) {
       s += 0.5;
       kinds |= kLinkTemplate;
     }
@@ -360,13 +436,15 @@ struct Engine::Impl {
     return ca;
   }
 
-  void register_key(uint32_t a, uint64_t key, TimeNs now) {
+  // `framed`: for a template key, the capability area of the prompt it framed.
+  void register_key(uint32_t a, uint64_t key, TimeNs now, std::optional<Capability> framed = {}) {
     if (!cfg.clustering || key == 0) return;
-    Slot& s = slots[(key * 0x9e3779b97f4a7c15ULL) >> (64 - cfg.link_slots_log2)];
+    Slot& s = slot_for(key);
     if (s.key != key) {
       s = Slot{};
       s.key = key;
     }
+    if (framed) s.add_capability(*framed);
     bool present = false;
     uint32_t filled = std::min<uint32_t>(s.count, kSlotMembers);
     for (uint32_t i = 0; i < filled; ++i) {
@@ -389,12 +467,25 @@ struct Engine::Impl {
     }
   }
 
+  // The `uses`-th use of template key `key` by account a: registered (links
+  // checked) on uses 1, 2, 4 and 8, as the account's reuse builds up.
+  void frame_key(uint32_t a, uint64_t key, uint32_t uses, const RecordFeatures& f) {
+    if (uses == 1 || uses == 2 || uses == 4 || uses == 8) {
+      register_key(a, key, f.ts, f.capability);
+    } else if (uses <= kWrapperSamples && !slots.empty()) {
+      Slot& s = slot_for(key);
+      if (s.key == key) s.add_capability(f.capability);
+    }
+  }
+
   void index_keys(uint32_t a, const RecordFeatures& f) {
     const Profile& p = accounts[a].profile;
-    if (f.tmpl.prefix && p.prefixes.count_of(f.tmpl.prefix) <= 2)
-      register_key(a, f.tmpl.prefix ^ 0x11, f.ts);
-    if (f.tmpl.suffix && p.suffixes.count_of(f.tmpl.suffix) <= 2)
-      register_key(a, f.tmpl.suffix ^ 0x12, f.ts);
+    // Template keys: what they frame is sampled on an account's first
+    // kWrapperSamples uses.
+    if (f.tmpl.prefix)
+      frame_key(a, f.tmpl.prefix ^ kPrefixSalt, p.prefixes.count_of(f.tmpl.prefix), f);
+    if (f.tmpl.suffix)
+      frame_key(a, f.tmpl.suffix ^ kSuffixSalt, p.suffixes.count_of(f.tmpl.suffix), f);
     if (f.ip_block && p.block_top.count_of(f.ip_block) == 1)
       register_key(a, f.ip_block ^ 0x13, f.ts);
     if (f.fingerprint && p.fp_top.count_of(f.fingerprint) == 1)

@@ -33,7 +33,7 @@ struct EngineConfig {
   Thresholds thresholds;       // [engine] suspicious_threshold, attack_threshold
   bool clustering = true;      // [engine] clustering
   double link_threshold = 0.6; // [engine] link_threshold: evidence needed to link two accounts
-  uint32_t link_slots_log2 = 18;  // [engine] link_index_slots_log2 (2^n slots x 40 bytes)
+  uint32_t link_slots_log2 = 18;  // [engine] link_index_slots_log2 (2^n slots x 64 bytes)
 };
 
 // Link evidence kinds (bit flags).

@@ -486,6 +486,68 @@ TEST(Engine, NewcomerLinksOnRingWrapperNotOnRareOpening) {
   EXPECT_EQ(other.cluster_size, 1u);
 }
 
+// One script rotating a set of instruction wrappers around content of every
+// kind over accounts with nothing else in common (own addresses, clients,
+// creation dates months apart): linked by the shared wrapper set. Coders
+// whose prompts share two dataset openings that frame one kind of content
+// (code) are not linked, nor is an account that used one wrapper once.
+TEST(Engine, SharedWrapperSetLinksOneScriptNotDatasetPhrasing) {
+  Engine e;
+  Rng rng(41);
+  const auto& p = broad_prompts();
+  const std::vector<std::string> code = {
+      "find the shared elements from the given two lists",
+      "reverse the words of a sentence",
+      "check whether a number is prime",
+      "merge two sorted lists into one sorted list",
+      "count the vowels in a string",
+      "remove duplicate entries from a list while keeping order",
+  };
+  const std::string w1 = "Please answer the following thoroughly and accurately.\n\n";
+  const std::string w2 = "\n\nGive a complete, well-structured answer.";
+  const std::string o1 = "Write a Python function for the task below.\n\n";
+  const std::string o2 = "\n\nReturn only the code in one block.";
+  TimeNs t = kT0;
+  const TimeNs day = 86400 * kNsPerSec;
+  auto send = [&](const std::string& acct, int k, const std::string& prompt) {
+    Req q;
+    q.prompt = prompt;
+    q.ip = "198." + std::to_string(18 + k) + "." + std::to_string(k) + ".9";
+    q.ua = "client-" + acct;
+    auto r = make(acct, t += 37 * kNsPerSec, q);
+    r.account_created = kT0 - (30 + 45 * k) * day;
+    return e.observe(r);
+  };
+  // Each account on its own day (no synchronised timing).
+  for (int a = 0; a < 6; ++a) {
+    t = kT0 + 2 * a * day;
+    for (int i = 0; i < 30; ++i) {
+      std::string item = p[rng.below(p.size())] + " #" + std::to_string(a * 1000 + i);
+      int form = static_cast<int>(rng.below(3));
+      send("script_" + std::to_string(a), a, form == 0 ? w1 + item : form == 1 ? item + w2 : item);
+    }
+    t = kT0 + (2 * a + 1) * day;
+    for (int i = 0; i < 30; ++i) {
+      std::string task =
+          code[rng.below(code.size())] + " (case " + std::to_string(a * 1000 + i) + ")";
+      int form = static_cast<int>(rng.below(3));
+      send("coder_" + std::to_string(a), 10 + a,
+           form == 0   ? o1 + task
+           : form == 1 ? task + o2
+                       : "Please " + task + ".");
+    }
+  }
+  auto root = e.lookup("script_0")->cluster_root;
+  for (int a = 1; a < 6; ++a)
+    EXPECT_EQ(e.lookup("script_" + std::to_string(a))->cluster_root, root) << a;
+  for (int a = 0; a < 6; ++a)
+    EXPECT_EQ(e.lookup("coder_" + std::to_string(a))->cluster_size, 1u) << a;
+  for (int i = 0; i < 5; ++i)
+    send("passerby", 30, "hello, how was your weekend? #" + std::to_string(i));
+  auto once = send("passerby", 30, w1 + p[3] + " #9001");
+  EXPECT_EQ(once.cluster_size, 1u);
+}
+
 // A ring opened in a creation burst keeps that evidence after aged accounts
 // (created months apart) join it: a newcomer created inside the burst links on
 // its first use of the ring's wrapper. An account created months away that
@@ -575,7 +637,7 @@ TEST(Engine, ProfileStaysBounded) {
     q.prompt = "prompt " + std::to_string(i);
     e.observe(make("acct_" + std::to_string(i), kT0 + i * kNsPerSec, q));
   }
-  size_t fixed = (size_t{1} << e.config().link_slots_log2) * 40;
+  size_t fixed = (size_t{1} << e.config().link_slots_log2) * 64;  // link index slots
   EXPECT_LT((e.memory_bytes() - fixed) / e.account_count(), 4096u);
 }
 
