@@ -12,3 +12,4 @@ pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # libisal-dev: analyze inflates .gz ~2x faster than zlib
+find_package(simdjson REQUIRED)  # libsimdjson-dev: analyze parses exchange records with it
