@@ -303,22 +303,53 @@ void ReasoningTransform::on_chunk(json::object& chunk) {
         delta.erase(field);
       }
     }
-    std::string out;
-    if (auto* ct = delta.if_contains("content"); ct != nullptr && ct->is_string()) {
-      const std::string in(ct->as_string().c_str());
+    std::string in;
+    const auto* ct = delta.if_contains("content");
+    const bool has = ct != nullptr && ct->is_string();
+    if (has) {
+      in.assign(ct->as_string().data(), ct->as_string().size());
       // First content after a reasoning_content stream: send the summary first.
-      if (mode_ == ReasoningMode::kSummarize && !st.in_think && !st.reasoning.empty() &&
-          !st.summary_sent) {
+      if (summary_due(st)) {
         delta["reasoning_content"] = summary_text(st.reasoning);
         st.summary_sent = true;
         st.reasoning.clear();
       }
-      out = filter_content(st, in, finished);
-      delta["content"] = out;
-    } else if (finished && (!st.pending.empty() || st.in_think)) {
-      delta["content"] = filter_content(st, "", true);
     }
+    const std::string_view view = in;
+    std::string out;
+    if (content_step(st, has ? &view : nullptr, finished, out)) delta["content"] = out;
   }
+}
+
+bool ReasoningTransform::content_step(StreamState& st, const std::string_view* content,
+                                      bool finished, std::string& out) {
+  if (content != nullptr) {
+    out = filter_content(st, *content, finished);
+    return true;
+  }
+  if (finished && (!st.pending.empty() || st.in_think)) {
+    out = filter_content(st, "", true);
+    return true;
+  }
+  return false;
+}
+
+bool ReasoningTransform::needs_tree(int64_t index) const {
+  for (const auto& s : states_) {
+    if (s.index == index) return summary_due(s);
+  }
+  return false;
+}
+
+void ReasoningTransform::on_text_chunk(pipeline::TextChunk& c) {
+  if (mode_ == ReasoningMode::kKeep) return;
+  StreamState& st = state(c.index);
+  if (!c.chat) return;  // completions chunks: on_chunk reads only deltas
+  std::string out;
+  const std::string_view view = c.text;
+  if (!content_step(st, c.has_text ? &view : nullptr, c.finished, out)) return;
+  c.has_text = true;
+  c.text.swap(out);
 }
 
 void ReasoningTransform::on_stream_end(const json::object* last, std::vector<json::object>& extra) {

@@ -27,6 +27,7 @@
 
 #include "common/hash.h"
 #include "distillguard/stage.h"
+#include "pipeline/text_chunk.h"
 
 namespace dg::defend {
 
@@ -34,12 +35,15 @@ namespace dg::defend {
 // account and the request body serialized with sorted keys.
 Sha256 request_fingerprint(std::string_view account, const boost::json::object& request);
 
-class LogprobTransform : public ResponseTransform {
+// A TextChunkTransform too: a text-path chunk has no log-probabilities (the
+// scan sends chunks with non-null `logprobs` to the tree path), so nothing to do.
+class LogprobTransform : public ResponseTransform, public pipeline::TextChunkTransform {
  public:
   LogprobTransform(const Sha256& key, const Sha256& request_fp, double sigma = 1.5)
       : key_(key), fp_(request_fp), sigma_(sigma) {}
   void on_body(boost::json::object& body) override;
   void on_chunk(boost::json::object& chunk) override;
+  void on_text_chunk(pipeline::TextChunk& c) override { (void)c; }
 
   // Perturbs one position's entry {token, logprob, top_logprobs:[...]} in place.
   void perturb_entry(boost::json::object& entry, int64_t position, int64_t choice);
@@ -63,7 +67,9 @@ Result<ReasoningMode> parse_reasoning_mode(std::string_view s);
 // First sentence of `text`, at most `max_words` words (an ellipsis marks a cut).
 std::string summarize_reasoning(std::string_view text, int max_words);
 
-class ReasoningTransform : public ResponseTransform {
+// A TextChunkTransform too: content-only chunks need no tree, except the
+// first content after reasoning in summarize mode (it adds reasoning_content).
+class ReasoningTransform : public ResponseTransform, public pipeline::TextChunkTransform {
  public:
   explicit ReasoningTransform(ReasoningMode mode, int summary_words = 30)
       : mode_(mode), summary_words_(summary_words) {}
@@ -71,6 +77,8 @@ class ReasoningTransform : public ResponseTransform {
   void on_chunk(boost::json::object& chunk) override;
   void on_stream_end(const boost::json::object* last,
                      std::vector<boost::json::object>& extra) override;
+  bool needs_tree(int64_t index) const override;
+  void on_text_chunk(pipeline::TextChunk& c) override;
 
   // Number of reasoning characters withheld so far.
   int64_t withheld_chars() const { return withheld_; }
@@ -84,6 +92,16 @@ class ReasoningTransform : public ResponseTransform {
     bool summary_sent = false;
   };
   StreamState& state(int64_t index);
+  // True if the summary goes out with this state's next content (in front of it).
+  bool summary_due(const StreamState& st) const {
+    return mode_ == ReasoningMode::kSummarize && !st.in_think && !st.reasoning.empty() &&
+           !st.summary_sent;
+  }
+  // A streamed chat choice's content step, shared by on_chunk and
+  // on_text_chunk: `content` is the delta's content string (null: none);
+  // returns true with the new value in `out` if the field is to be written.
+  bool content_step(StreamState& st, const std::string_view* content, bool finished,
+                    std::string& out);
   // Filters streamed content; returns the text to emit.
   std::string filter_content(StreamState& st, std::string_view in, bool final);
   std::string summary_text(const std::string& reasoning) const;

@@ -110,10 +110,9 @@ void WatermarkTransform::on_chunk(json::object& chunk) {
       }
     }
     if (s == nullptr && !finished) continue;
-    Watermarker& w = marker(index);
-    out_.clear();
-    if (s != nullptr) w.feed(std::string_view(s->data(), s->size()), out_);
-    if (finished) w.finish(out_);
+    const std::string_view in =
+        s != nullptr ? std::string_view(s->data(), s->size()) : std::string_view();
+    step(index, s != nullptr ? &in : nullptr, finished);
     if (s != nullptr) {
       if (out_.empty()) {
         s->clear();  // most token-sized chunks end inside a word: all held back
@@ -128,6 +127,24 @@ void WatermarkTransform::on_chunk(json::object& chunk) {
         choice["text"] = out_;
       }
     }
+  }
+  if (tally_ && !markers_.empty()) account(*markers_.front().second);
+}
+
+void WatermarkTransform::step(int64_t index, const std::string_view* text, bool finished) {
+  Watermarker& w = marker(index);
+  out_.clear();
+  if (text != nullptr) w.feed(*text, out_);
+  if (finished) w.finish(out_);
+}
+
+void WatermarkTransform::on_text_chunk(pipeline::TextChunk& c) {
+  if (!c.has_text && !c.finished) return;
+  const std::string_view in = c.text;
+  step(c.index, c.has_text ? &in : nullptr, c.finished);
+  if (c.has_text || !out_.empty()) {
+    c.has_text = true;
+    c.text.swap(out_);  // out_ keeps the old buffer for the next step
   }
   if (tally_ && !markers_.empty()) account(*markers_.front().second);
 }

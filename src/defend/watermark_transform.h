@@ -15,6 +15,7 @@
 
 #include "defend/watermark.h"
 #include "distillguard/stage.h"
+#include "pipeline/text_chunk.h"
 
 namespace dg::defend {
 
@@ -23,7 +24,8 @@ struct WatermarkTally {
   int changed = 0;
 };
 
-class WatermarkTransform : public ResponseTransform {
+// Also a TextChunkTransform: the common streamed chunk needs no JSON tree.
+class WatermarkTransform : public ResponseTransform, public pipeline::TextChunkTransform {
  public:
   // `table` must outlive the transform. `tally` (optional) receives the counts
   // when the transform is destroyed or the response ends.
@@ -36,6 +38,7 @@ class WatermarkTransform : public ResponseTransform {
   void on_chunk(boost::json::object& chunk) override;
   void on_stream_end(const boost::json::object* last,
                      std::vector<boost::json::object>& extra) override;
+  void on_text_chunk(pipeline::TextChunk& c) override;
 
  private:
   // The marker of choice `index`; the first choice's without a search (streams have one choice).
@@ -44,6 +47,9 @@ class WatermarkTransform : public ResponseTransform {
     return other_marker(index);
   }
   Watermarker& other_marker(int64_t index);
+  // One streamed choice's step, shared by on_chunk and on_text_chunk: feeds
+  // its text (null: none) and, if finished, flushes; the output is in out_.
+  void step(int64_t index, const std::string_view* text, bool finished);
   void account(const Watermarker& w);
 
   const SynonymTable& table_;

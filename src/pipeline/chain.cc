@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serializer.hpp>
 
@@ -59,15 +60,45 @@ void apply_body_transforms(ExchangeContext& ctx, boost::json::object& body) {
 }
 
 namespace {
-// Serializes `o` as one SSE event straight into `out`.
-void emit_chunk(boost::json::serializer& sr, const boost::json::object& o, std::string& out) {
-  out += "data: ";
-  sr.reset(&o);
+// Reads everything `sr` has left into `out`.
+void drain(boost::json::serializer& sr, std::string& out) {
   while (!sr.done()) {
     const size_t at = out.size();
     out.resize(std::max(at + 256, out.capacity()));
     const std::string_view wrote = sr.read(out.data() + at, out.size() - at);
     out.resize(at + wrote.size());
+  }
+}
+
+// Serializes `o` as one SSE event straight into `out`.
+void emit_chunk(boost::json::serializer& sr, const boost::json::object& o, std::string& out) {
+  out += "data: ";
+  sr.reset(&o);
+  drain(sr, out);
+  out += "\n\n";
+}
+
+void emit_string(boost::json::serializer& sr, std::string_view s, std::string& out) {
+  sr.reset(boost::json::string_view(s.data(), s.size()));
+  drain(sr, out);
+}
+
+// The event `json` after the transforms edited its text (scanned as `sh`).
+void emit_text_chunk(boost::json::serializer& sr, std::string_view json, const TextChunkShape& sh,
+                     std::string& out) {
+  out += "data: ";
+  const TextChunk& c = sh.chunk;
+  if (!c.has_text) {
+    out.append(json.substr(sh.begin, sh.end - sh.begin));
+  } else if (sh.value_begin != sh.value_end) {  // a string or null there: replace it
+    out.append(json.substr(sh.begin, sh.value_begin - sh.begin));
+    emit_string(sr, c.text, out);
+    out.append(json.substr(sh.value_end, sh.end - sh.value_end));
+  } else {  // add delta.content, last (as json::object's operator[] does)
+    out.append(json.substr(sh.begin, sh.insert_at - sh.begin));
+    out += sh.holder_empty ? "\"content\":" : ",\"content\":";
+    emit_string(sr, c.text, out);
+    out.append(json.substr(sh.insert_at, sh.end - sh.insert_at));
   }
   out += "\n\n";
 }
@@ -85,12 +116,35 @@ struct StreamTransformer::Buffers {
   int last = 1;  // arena holding the previous chunk; the next event goes to the other
   boost::json::parser parser;
   boost::json::serializer serializer;
+  TextChunkShape shape;   // the text path's event
+  std::string last_text;  // the previous chunk's JSON, when it took the text path
 };
 
 StreamTransformer::StreamTransformer(std::vector<std::unique_ptr<ResponseTransform>>& transforms)
-    : transforms_(transforms), buf_(std::make_unique<Buffers>()) {}
+    : transforms_(transforms), buf_(std::make_unique<Buffers>()) {
+  for (auto& t : transforms_) {
+    auto* x = dynamic_cast<TextChunkTransform*>(t.get());
+    if (x == nullptr) break;
+    text_.push_back(x);
+  }
+  text_path_ = text_.size() == transforms_.size();
+}
 
 StreamTransformer::~StreamTransformer() = default;
+
+bool StreamTransformer::text_event(std::string_view data, std::string& out) {
+  TextChunkShape& sh = buf_->shape;
+  if (!scan_text_chunk(data, sh)) return false;
+  for (const TextChunkTransform* t : text_) {
+    if (t->needs_tree(sh.chunk.index)) return false;
+  }
+  for (TextChunkTransform* t : text_) t->on_text_chunk(sh.chunk);
+  const size_t at = out.size();
+  emit_text_chunk(buf_->serializer, data, sh, out);
+  buf_->last_text.assign(out, at + 6, out.size() - at - 8);  // without "data: " and "\n\n"
+  last_is_text_ = true;
+  return true;
+}
 
 void StreamTransformer::process_event(std::string_view event, std::string& out,
                                       const boost::json::object** parsed) {
@@ -105,6 +159,7 @@ void StreamTransformer::process_event(std::string_view event, std::string& out,
     out.append(event);
     return;
   }
+  if (text_path_ && text_event(data, out)) return;
   Buffers::Arena& a = buf_->arenas[buf_->last ^ 1];
   a.chunk.emplace_null();  // the event before last: nothing refers to it any more
   a.mr.release();
@@ -125,6 +180,7 @@ void StreamTransformer::process_event(std::string_view event, std::string& out,
   emit_chunk(buf_->serializer, chunk, out);
   buf_->last ^= 1;
   last_ = &chunk;
+  last_is_text_ = false;
   *parsed = &chunk;
 }
 
@@ -133,11 +189,18 @@ void StreamTransformer::finish(std::string& out) { end_stream(out); }
 void StreamTransformer::end_stream(std::string& out) {
   if (ended_) return;
   ended_ = true;
+  const boost::json::object* last = last_;
+  boost::json::value last_tree;  // the text path's last chunk, parsed once per stream
+  if (last_is_text_) {
+    boost::system::error_code ec;
+    last_tree = boost::json::parse(buf_->last_text, ec);
+    last = !ec && last_tree.is_object() ? &last_tree.get_object() : nullptr;
+  }
   std::vector<boost::json::object> flushed;
   for (auto& t : transforms_) {
     for (auto& c : flushed) t->on_chunk(c);
     std::vector<boost::json::object> extra;
-    t->on_stream_end(last_, extra);
+    t->on_stream_end(last, extra);
     for (auto& c : extra) flushed.push_back(std::move(c));
   }
   for (const auto& c : flushed) emit_chunk(buf_->serializer, c, out);

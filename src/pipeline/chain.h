@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "distillguard/stage.h"
+#include "pipeline/text_chunk.h"
 
 namespace dg::pipeline {
 
@@ -66,12 +67,18 @@ void apply_body_transforms(ExchangeContext& ctx, boost::json::object& body);
 // upstream never sent it) each transform's on_stream_end runs; chunks it adds
 // pass through the transforms after it. Not thread-safe (one per stream).
 //
-// Cost: each event is parsed by one reused parser into one of two monotonic
-// arenas, alternately (the previous event's chunk, which on_stream_end may
-// read, lives in the other), and serialized by one reused serializer straight
-// into `out`; an event that fits its arena's inline block allocates nothing.
-// Transforms must therefore not keep references into a chunk past on_chunk
-// (copying values out is fine: a copy lives in the copy's own storage).
+// Two paths, one result (see text_chunk.h): when every attached transform is
+// also a TextChunkTransform, an event of the common shape (one choice, text
+// in delta.content or text) takes the text path: no tree, its bytes are
+// copied with the text field's value rewritten; the output is byte-identical
+// to the tree path's for compact input and parses to the same value
+// otherwise. Every other event takes the tree path: it is parsed by one
+// reused parser into one of two monotonic arenas, alternately (the previous
+// event's chunk, which on_stream_end may read, lives in the other), and
+// serialized by one reused serializer straight into `out`; an event that fits
+// its arena's inline block allocates nothing. Transforms must therefore not
+// keep references into a chunk past on_chunk (copying values out is fine: a
+// copy lives in the copy's own storage).
 class StreamTransformer {
  public:
   explicit StreamTransformer(std::vector<std::unique_ptr<ResponseTransform>>& transforms);
@@ -79,7 +86,9 @@ class StreamTransformer {
   StreamTransformer(const StreamTransformer&) = delete;
   StreamTransformer& operator=(const StreamTransformer&) = delete;
   // One complete event (with its blank line). Appends the output to `out`;
-  // `parsed` is set to the chunk after the transforms (null for non-JSON).
+  // `parsed` is set to the chunk after the transforms when the event took the
+  // tree path, else null (non-JSON, or the text path: read the bytes appended
+  // to `out`).
   void process_event(std::string_view event, std::string& out, const boost::json::object** parsed);
   // The upstream ended (cleanly or not) without "[DONE]": flush held-back
   // content, without emitting [DONE] itself.
@@ -89,9 +98,15 @@ class StreamTransformer {
  private:
   struct Buffers;  // parser, serializer and the two arenas (heap: keeps callers' frames small)
   void end_stream(std::string& out);
+  bool text_event(std::string_view data, std::string& out);
   std::vector<std::unique_ptr<ResponseTransform>>& transforms_;
+  std::vector<TextChunkTransform*> text_;  // the same transforms, if all take the text path
+  bool text_path_ = false;
   std::unique_ptr<Buffers> buf_;
-  const boost::json::object* last_ = nullptr;  // the previous chunk, in the other arena
+  // The previous chunk: in the other arena (tree path), or its JSON in Buffers::last_text (text
+  // path).
+  const boost::json::object* last_ = nullptr;
+  bool last_is_text_ = false;
   bool ended_ = false;
   std::string scratch_;
 };
