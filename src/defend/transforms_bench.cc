@@ -18,10 +18,17 @@
 //   ChainBody/<strength>   what the gateway adds once a transform is attached
 //   ChainStream/<strength> to a response: parse, transforms, serialize
 //                          (pipeline::apply_body_transforms; for SSE,
-//                          pipeline::StreamTransformer on OpenAI-shaped events)
-//   ChainStreamNone        StreamTransformer with no transform: the JSON round
-//                          trip alone (the forwarder skips it without transforms)
-//   ChainStreamDelay/<strength>  the same pipeline, but per response the
+//                          pipeline::StreamTransformer on OpenAI-shaped events,
+//                          which all take its text path: no tree, see
+//                          pipeline/text_chunk.h)
+//   ChainStreamTree/<strength>  the same with the StreamTransformer's tree path
+//                          forced for every event (the transform hidden behind a
+//                          wrapper that is not a TextChunkTransform): parse,
+//                          transforms, serialize, as before the text path existed
+//   ChainStreamNone        StreamTransformer with no transform: the pipeline's own
+//                          cost (text path; the forwarder skips it without transforms)
+//   ChainStreamDelay/<strength>, ChainStreamTreeDelay/<strength>
+//                          the same pipelines, but per response the
 //                          largest CPU time of any one event (parse, transforms,
 //                          serialize; the [DONE] event includes the final
 //                          flush): the most that processing delays any byte of
@@ -243,8 +250,21 @@ double run_stream(Transforms& ts, const std::string& sse, StreamMeasure m) {
   return m == StreamMeasure::kTotal ? thread_cpu_us() - c0 : worst;
 }
 
+// Hides a transform's text path: the StreamTransformer takes the tree path for every event.
+struct TreeOnly : dg::ResponseTransform {
+  explicit TreeOnly(std::unique_ptr<dg::ResponseTransform> t) : t_(std::move(t)) {}
+  void on_body(json::object& b) override { t_->on_body(b); }
+  void on_chunk(json::object& c) override { t_->on_chunk(c); }
+  void on_stream_end(const json::object* last, std::vector<json::object>& extra) override {
+    t_->on_stream_end(last, extra);
+  }
+  std::unique_ptr<dg::ResponseTransform> t_;
+};
+
+enum class Path { kAsShipped, kTree };
+
 // Every answer streamed through the pipeline with a watermark at the benchmark's strength.
-void watermarked_streams(benchmark::State& state, StreamMeasure m) {
+void watermarked_streams(benchmark::State& state, StreamMeasure m, Path path) {
   const auto& table = dg::defend::SynonymTable::builtin();
   const auto key = dg::defend::derive_account_key("bench", "acct");
   const double strength = strength_of(state);
@@ -252,13 +272,25 @@ void watermarked_streams(benchmark::State& state, StreamMeasure m) {
   for (const auto& a : answers()) sse.push_back(sse_of(chunks_of(a)));
   measure(state, [&](size_t i) {
     Transforms ts;
-    ts.push_back(std::make_unique<WatermarkTransform>(table, key, strength));
+    auto w = std::make_unique<WatermarkTransform>(table, key, strength);
+    if (path == Path::kTree) {
+      ts.push_back(std::make_unique<TreeOnly>(std::move(w)));
+    } else {
+      ts.push_back(std::move(w));
+    }
     return run_stream(ts, sse[i], m);
   });
 }
 
-void BM_ChainStream(benchmark::State& state) { watermarked_streams(state, StreamMeasure::kTotal); }
+void BM_ChainStream(benchmark::State& state) {
+  watermarked_streams(state, StreamMeasure::kTotal, Path::kAsShipped);
+}
 BENCHMARK(BM_ChainStream)->Arg(50)->Arg(100)->Iterations(1);
+
+void BM_ChainStreamTree(benchmark::State& state) {
+  watermarked_streams(state, StreamMeasure::kTotal, Path::kTree);
+}
+BENCHMARK(BM_ChainStreamTree)->Arg(50)->Arg(100)->Iterations(1);
 
 void BM_ChainStreamNone(benchmark::State& state) {
   std::vector<std::string> sse;
@@ -271,9 +303,14 @@ void BM_ChainStreamNone(benchmark::State& state) {
 BENCHMARK(BM_ChainStreamNone)->Iterations(1);
 
 void BM_ChainStreamDelay(benchmark::State& state) {
-  watermarked_streams(state, StreamMeasure::kWorstEvent);
+  watermarked_streams(state, StreamMeasure::kWorstEvent, Path::kAsShipped);
 }
 BENCHMARK(BM_ChainStreamDelay)->Arg(50)->Arg(100)->Iterations(1);
+
+void BM_ChainStreamTreeDelay(benchmark::State& state) {
+  watermarked_streams(state, StreamMeasure::kWorstEvent, Path::kTree);
+}
+BENCHMARK(BM_ChainStreamTreeDelay)->Arg(50)->Arg(100)->Iterations(1);
 
 // The trace rung's full set on a body: reasoning, watermark (strength 1), log-prob perturbation.
 void BM_TraceBody(benchmark::State& state) {
