@@ -12,8 +12,9 @@
 // `append` = the producers' cost of append() alone (timed around each call,
 // so it includes about one clock_gettime); `writer` = every other
 // thread of the process (the writer and the checkpointer, measured as the
-// process's CPU minus the producers' and the WAL sampler's); `batch` = the
-// writer thread's CPU per write_batch() call (p50/p99/max); `wal` = the -wal
+// process's CPU minus the producers' and the WAL sampler's); `batch` and
+// `idle` = the writer thread's CPU per write_batch() call and per idle() call
+// that checkpointed (p50/p99/max); `wal` = the -wal
 // file's size, sampled every 100 ms (largest, at the end, and once a second);
 // and wall time.
 // Built, not run by ctest.
@@ -56,40 +57,61 @@ double process_cpu_s() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-// Forwards to the real sink, noting the writer thread's CPU per batch.
+// Thread CPU times of one kind of call: count and p50/p99/max.
+class CpuSamples {
+ public:
+  void add(double us) {
+    std::lock_guard<std::mutex> l(mu_);
+    us_.push_back(us);
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> l(mu_);
+    return us_.size();
+  }
+  // "n N, CPU p50/p99/max X/Y/Z us".
+  std::string summary() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (us_.empty()) return "n 0";
+    std::vector<double> v = us_;
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+      return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+    };
+    char buf[120];
+    std::snprintf(buf, sizeof buf, "n %zu, CPU p50/p99/max %.0f/%.0f/%.0f us", v.size(), at(0.5),
+                  at(0.99), v.back());
+    return buf;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> us_;
+};
+
+// Forwards to the real sink, noting the writer thread's CPU per call: per
+// write_batch() and per idle() that did something (> 20 us: a checkpoint).
 class TimedSink final : public AuditSink {
  public:
   explicit TimedSink(std::unique_ptr<AuditSink> inner) : inner_(std::move(inner)) {}
   Status write_batch(const std::vector<PendingEntry>& batch) override {
     const double c0 = thread_cpu_s();
     Status st = inner_->write_batch(batch);
-    const double us = (thread_cpu_s() - c0) * 1e6;
-    std::lock_guard<std::mutex> l(mu_);
-    batch_us_.push_back(us);
-    records_ += batch.size();
+    batches.add((thread_cpu_s() - c0) * 1e6);
+    records.fetch_add(batch.size());
     return st;
   }
-  // "n N, R records/batch, CPU p50/p99/max X/Y/Z us".
-  std::string summary() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (batch_us_.empty()) return "none";
-    std::vector<double> v = batch_us_;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-      return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-    };
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "n %zu, %.1f records/batch, CPU p50/p99/max %.0f/%.0f/%.0f us",
-                  v.size(), static_cast<double>(records_) / static_cast<double>(v.size()), at(0.5),
-                  at(0.99), v.back());
-    return buf;
+  void idle() override {
+    const double c0 = thread_cpu_s();
+    inner_->idle();
+    const double us = (thread_cpu_s() - c0) * 1e6;
+    if (us > 20) idles.add(us);
   }
+
+  CpuSamples batches, idles;
+  std::atomic<size_t> records{0};
 
  private:
   std::unique_ptr<AuditSink> inner_;
-  std::mutex mu_;
-  std::vector<double> batch_us_;
-  size_t records_ = 0;
 };
 
 int run(int argc, char** argv) {
@@ -209,7 +231,9 @@ int run(int argc, char** argv) {
   std::error_code ec;
   const auto wal_bytes = std::filesystem::file_size(path + "-wal", ec);
   wal_max = std::max(wal_max, wal_bytes);
-  const std::string batches = timed->summary();
+  const double per_batch = static_cast<double>(timed->records.load()) /
+                           static_cast<double>(std::max<size_t>(1, timed->batches.count()));
+  const std::string batches = timed->batches.summary(), idles = timed->idles.summary();
   log->reset();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   if (!st.ok()) {
@@ -225,7 +249,8 @@ int run(int argc, char** argv) {
               static_cast<double>(wal_max) / 1e6, static_cast<double>(wal_bytes) / 1e6);
   for (uintmax_t b : wal_per_s) std::printf(" %.1f", static_cast<double>(b) / 1e6);
   std::printf("\n");
-  std::printf("batch   %s\n", batches.c_str());
+  std::printf("batch   %s, %.1f records/batch\n", batches.c_str(), per_batch);
+  std::printf("idle    %s (idle() calls that checkpointed)\n", idles.c_str());
   std::printf("writer  %.0f ns CPU/record (all other threads: writer, checkpointer)\n",
               (cpu_total - producer_cpu.load() - sampler_cpu) / static_cast<double>(records) * 1e9);
   return 0;

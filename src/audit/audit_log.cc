@@ -103,15 +103,6 @@ class SqliteAuditSink final : public AuditSink {
   SqliteAuditSink(std::unique_ptr<SqliteDb> db, const SqliteAuditSinkOptions& options)
       : db_(std::move(db)), options_(options) {}
 
-  ~SqliteAuditSink() override {
-    {
-      std::lock_guard<std::mutex> l(ckpt_mu_);
-      ckpt_stop_ = true;
-    }
-    ckpt_cv_.notify_all();
-    if (ckpt_thread_.joinable()) ckpt_thread_.join();
-  }
-
   Status init() {
     DG_RETURN_IF_ERROR(db_->exec(kAuditSchema));
     DG_ASSIGN_OR_RETURN(begin_, SqliteStmt::prepare(*db_, "BEGIN IMMEDIATE"));
@@ -130,13 +121,13 @@ class SqliteAuditSink final : public AuditSink {
         SqliteStmt::prepare(*db_,
                             "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
                             "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
-    if (options_.checkpoint_pages > 0) {
-      // Our WAL hook replaces SQLite's auto-checkpoint on this connection:
-      // commits only note the WAL size; the checkpointer thread copies pages.
-      DG_ASSIGN_OR_RETURN(ckpt_db_, SqliteDb::open(db_->path(), /*create=*/false));
-      sqlite3_wal_hook(db_->handle(), &SqliteAuditSink::on_commit, this);
-      ckpt_thread_ = std::thread([this] { checkpoint_loop(); });
-    }
+    // Our WAL hook replaces SQLite's auto-checkpoint on this connection:
+    // commits only note the WAL's size; idle() and after_commit() checkpoint.
+    sqlite3_wal_hook(db_->handle(), &SqliteAuditSink::on_commit, this);
+    DG_ASSIGN_OR_RETURN(SqliteStmt page_size, SqliteStmt::prepare(*db_, "PRAGMA page_size"));
+    DG_ASSIGN_OR_RETURN(bool row, page_size.step());
+    const int64_t limit = int64_t{options_.max_wal_pages} * (row ? page_size.col_int(0) : 4096);
+    DG_RETURN_IF_ERROR(db_->exec("PRAGMA journal_size_limit=" + std::to_string(limit)));
     return {};
   }
 
@@ -150,6 +141,11 @@ class SqliteAuditSink final : public AuditSink {
     }
     after_commit();
     return st;
+  }
+
+  // The short pass: the WAL is checkpointed once it holds checkpoint_pages.
+  void idle() override {
+    if (wal_pages_ >= options_.checkpoint_pages) checkpoint();
   }
 
  private:
@@ -206,62 +202,29 @@ class SqliteAuditSink final : public AuditSink {
     return SQLITE_OK;
   }
 
+  // The hard bound: a WAL past max_wal_pages is checkpointed at once, even
+  // with records waiting.
   void after_commit() {
-    if (options_.checkpoint_pages <= 0 || wal_pages_ < options_.checkpoint_pages) return;
-    if (wal_pages_ >= options_.max_wal_pages) {
-      // The idle-priority checkpointer is not getting the CPU (a saturated
-      // machine): copy pages here so the WAL stays bounded. BUSY = the
-      // checkpointer is at it; its pages will be done.
-      int log = 0, done = 0;
-      const int rc =
-          sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, db_->handle());
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> l(ckpt_mu_);
-      if (ckpt_wanted_) return;
-      ckpt_wanted_ = true;
-    }
-    ckpt_cv_.notify_one();
+    if (wal_pages_ >= options_.max_wal_pages) checkpoint();
   }
 
-  // WAL checkpoints (copying committed pages into the database file, with
-  // fsyncs) cost milliseconds of CPU per thousand pages. Here they run on
-  // their own connection at idle priority, so they neither delay the next
-  // batch nor take the CPU from the request path; the WAL only grows while
-  // the machine is busy.
-  void checkpoint_loop() {
-    set_current_thread_name("dg-audit-ckpt");
-    lower_current_thread_priority(ThreadPriority::kIdle);
-    std::unique_lock<std::mutex> lock(ckpt_mu_);
-    bool again = false;  // the last pass left pages behind: try again shortly
-    while (true) {
-      if (again) {
-        ckpt_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return ckpt_stop_; });
-      } else {
-        ckpt_cv_.wait(lock, [&] { return ckpt_stop_ || ckpt_wanted_; });
-      }
-      if (ckpt_stop_) break;
-      ckpt_wanted_ = false;  // a commit from now on asks again
-      lock.unlock();
-      int log = 0, done = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(ckpt_db_->handle(), nullptr,
-                                               SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, ckpt_db_->handle());
-      // Pages committed while this pass ran, or pinned by a reader, or BUSY
-      // (another checkpoint): come back, or the last pages of a burst would
-      // wait in the WAL until the next commit.
-      again = rc == SQLITE_BUSY || (rc == SQLITE_OK && done < log);
-      lock.lock();
-    }
+  // A PASSIVE checkpoint on the writer's connection, between transactions:
+  // nothing adds frames meanwhile (unless another process writes to the same
+  // file), so it copies every frame unless a reader pins some, and the next
+  // BEGIN restarts the WAL. BUSY = another connection is checkpointing.
+  void checkpoint() {
+    int log = 0, done = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, db_->handle());
+    // Frames left (a reader, another writer): try again at the next idle().
+    wal_pages_ = rc == SQLITE_OK ? log - done : wal_pages_;
   }
 
   void report_checkpoint_error(int rc, sqlite3* db) {
     // Not data loss (committed pages stay in the WAL), but the WAL grows and
     // the disk is likely failing: say so, at most once a minute.
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> l(ckpt_report_mu_);
     if (now - last_ckpt_report_ < std::chrono::minutes(1)) return;
     last_ckpt_report_ = now;
     std::fprintf(stderr,
@@ -274,15 +237,9 @@ class SqliteAuditSink final : public AuditSink {
   SqliteAuditSinkOptions options_;
   SqliteStmt begin_, commit_, rollback_, head_, insert_, set_head_;
   ChainHasher hasher_;
-  int wal_pages_ = 0;  // writer thread only (set by the WAL hook during COMMIT)
-
-  std::unique_ptr<SqliteDb> ckpt_db_;  // the checkpointer's own connection
-  std::mutex ckpt_mu_;
-  std::condition_variable ckpt_cv_;
-  bool ckpt_wanted_ = false;  // guarded by ckpt_mu_
-  bool ckpt_stop_ = false;    // guarded by ckpt_mu_
-  std::thread ckpt_thread_;
-  std::mutex ckpt_report_mu_;
+  // Frames in the WAL not yet copied by our checkpoints, as of the last
+  // commit (set by the WAL hook) or checkpoint.
+  int wal_pages_ = 0;
   std::chrono::steady_clock::time_point last_ckpt_report_{};
 };
 
@@ -544,6 +501,8 @@ void AuditLog::run() {
       }
       done_cv_.notify_all();
     }
+    // Everything taken is committed: the sink's upkeep, before the next wait.
+    if (!list) sink_->idle();
   }
 }
 

@@ -11,8 +11,9 @@
 // lock: it links the record onto a lock-free list (one allocation, one
 // compare-and-swap) and returns. One writer thread ("dg-audit", nice +5)
 // takes the whole list at once and writes it in batches (one SQLite
-// transaction each, WAL); WAL checkpoints run on a second, idle-priority
-// thread ("dg-audit-ckpt", see SqliteAuditSinkOptions). An append wakes the
+// transaction each, WAL); it checkpoints the WAL itself in short passes when
+// it has written everything it holds (see SqliteAuditSinkOptions). An append
+// wakes the
 // writer (one futex system call) only when it sleeps for want of records, or
 // when a lingering batch is full. If a batch fails (disk full, I/O error,
 // locked database) the error is printed to stderr and counted, the records
@@ -74,20 +75,32 @@ class AuditSink {
  public:
   virtual ~AuditSink() = default;
   virtual Status write_batch(const std::vector<PendingEntry>& batch) = 0;
+  // Called on the writer thread when everything it had taken is committed
+  // (and waiting flush() calls are released), before it waits for more
+  // records: for upkeep that should not delay a commit. Errors are the
+  // sink's to report.
+  virtual void idle() {}
 };
 
 struct SqliteAuditSinkOptions {
-  // WAL checkpoints (copying committed pages into the database file, two
-  // fsyncs) cost ~4 µs of CPU per page. SQLite runs them inside the commit
-  // that crosses 1000 pages, i.e. a ~4 ms CPU burst in the writer every second
-  // or so at a few thousand requests/s. Instead, a checkpointer thread with its
-  // own connection and idle CPU priority (SCHED_IDLE) runs a PASSIVE
-  // checkpoint once the WAL holds `checkpoint_pages` pages; it never blocks
-  // the writer. 0 = SQLite's own auto-checkpoint on the writer's commits.
-  int checkpoint_pages = 1000;
-  // If the WAL still reaches this size (the checkpointer gets no CPU on a
-  // saturated machine), the writer checkpoints after its commit itself, so the
-  // WAL stays bounded (~4 KB per page).
+  // WAL checkpoints copy committed pages into the database file: ~0.7 ms of
+  // CPU per pass (two fsyncs) plus ~8 µs per page (audit_bench on a loaded
+  // machine). SQLite's own auto-checkpoint runs one inside the commit that
+  // crosses 1000 pages: an 8-10 ms CPU burst. Instead the writer runs a
+  // PASSIVE checkpoint in idle() once the WAL holds `checkpoint_pages` pages:
+  // a ~3 ms pass between commits, about one large batch. It copies every
+  // frame (the writer is the only one adding frames, and it is not writing),
+  // so the next transaction restarts the WAL from its first frame and the
+  // -wal file stays at about checkpoint_pages plus one batch (~1.3 MB).
+  // (Checkpoints on another thread race the next commit and, under steady
+  // load, kept the WAL from restarting: it grew by every record.) Readers
+  // that hold a snapshot (audit tail, the dashboard) can hold a restart back
+  // while they read.
+  int checkpoint_pages = 256;
+  // Past this many pages the writer checkpoints right after a commit, even
+  // with records waiting (a backlog larger than one batch never lets it go
+  // idle). Also the -wal file's size limit: after a restart SQLite truncates
+  // a larger file to this (~4 KB per page).
   int max_wal_pages = 16000;
 };
 

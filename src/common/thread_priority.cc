@@ -4,7 +4,6 @@
 
 #if defined(__linux__)
 #include <pthread.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,11 +13,7 @@ namespace dg {
 
 bool lower_current_thread_priority(ThreadPriority priority) {
 #if defined(__linux__)
-  if (priority == ThreadPriority::kIdle) {
-    sched_param p{};
-    // pid 0 = the calling thread (Linux schedules threads individually).
-    return sched_setscheduler(0, SCHED_IDLE, &p) == 0;
-  }
+  (void)priority;  // kBackground, the only one
   // setpriority(PRIO_PROCESS, tid) sets one thread's nice value on Linux.
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   return setpriority(PRIO_PROCESS, tid, 5) == 0;

@@ -1,7 +1,7 @@
 // Scheduling hints for background threads (Linux; no-ops elsewhere).
 //
 // On a small machine the I/O threads share cores with background work (the
-// audit writer, WAL checkpoints, sync and analysis threads). The kernel's fair
+// audit writer, sync and analysis threads). The kernel's fair
 // scheduler lets a woken I/O thread wait behind a running nice-0 thread until
 // that thread's time slice ends (up to a scheduler tick, 4 ms with HZ=250):
 // that wait shows up directly in request p99. Background threads call one of
@@ -22,12 +22,6 @@ enum class ThreadPriority {
   // rate (the audit writer). Measured on 2 cores: nice 10 and 19 let the audit
   // backlog grow without bound at 32 connections; nice 5 kept up.
   kBackground,
-  // SCHED_IDLE: any runnable normal thread preempts it at once; it runs only
-  // on otherwise idle CPU (a very small share under saturation). Only for work
-  // that may be postponed indefinitely and holds no lock a request waits on
-  // (WAL checkpoints): a starved SCHED_IDLE thread holding such a lock stalls
-  // the request path for as long as it is starved.
-  kIdle,
 };
 
 // Lowers the calling thread's priority. True if the OS accepted it. A thread
