@@ -233,17 +233,19 @@ struct Engine::Impl {
 
   // Instruction wrappers two accounts share: template openings (or endings)
   // that frame varied content across all the accounts using them
-  // (Slot::frames_varied_content), on a steady share of both accounts'
-  // prompts (>= 1/kWrapperSteadyShare; b at least twice; any use while a has
-  // few exchanges). One script rotating its wrappers over several accounts
-  // shares several; a dataset's own phrasing frames one kind of content, and
-  // customers who phrase one request alike share at most one, rarely.
+  // (Slot::frames_varied_content). b puts each on a steady share of its
+  // prompts (>= 2 uses, >= 1/kWrapperSteadyShare); a reuses it (>= 2 uses,
+  // whatever the share: a reseller's extraction half can be a small part of
+  // its traffic) or used it once while that is the share. One script rotating
+  // its wrappers over several accounts shares several; a dataset's own
+  // phrasing frames one kind of content, and customers who phrase one request
+  // alike share at most one, rarely.
   int shared_wrappers(const Profile& pa, const Profile& pb) const {
     auto scan = [&](const TopK<6>& x, const TopK<6>& y, uint64_t salt) {
       int k = 0;
       for (int i = 0; i < 6; ++i) {
         uint32_t ca = x.count[i] ? x.guaranteed(i) : 0;
-        if (ca == 0 || ca * kWrapperSteadyShare < pa.n) continue;
+        if (ca == 0 || (ca < 2 && ca * kWrapperSteadyShare < pa.n)) continue;
         for (int j = 0; j < 6; ++j) {
           if (!y.count[j] || y.key[j] != x.key[i]) continue;
           uint32_t cb = y.guaranteed(j);
