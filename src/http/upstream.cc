@@ -8,6 +8,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <charconv>
+#include <tuple>
 
 namespace dg::http {
 namespace {
@@ -140,15 +142,27 @@ net::awaitable<Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(size
   const UpstreamTarget& t = set_->targets()[target];
   auto c = std::make_unique<UpstreamConn>(ioc_, target, set_->tls_context(target),
                                           std::min(t.first_byte_timeout, t.idle_timeout));
-  net::ip::tcp::resolver resolver(ioc_);
-  auto [rec, results] = co_await resolver.async_resolve(t.host, t.port, kNothrow);
-  if (rec)
-    co_return unavailable("upstream '" + t.name + "': cannot resolve " + t.host + ": " +
-                          rec.message());
   beast::tcp_stream& tcp = c->tcp();
-  tcp.expires_after(t.connect_timeout);
-  auto [cec, ep] = co_await tcp.async_connect(results, kNothrow);
-  (void)ep;
+  boost::system::error_code cec;
+  boost::system::error_code aec;
+  const net::ip::address addr = net::ip::make_address(t.host, aec);
+  uint16_t port = 0;
+  const auto [pend, perr] = std::from_chars(t.port.data(), t.port.data() + t.port.size(), port);
+  if (!aec && perr == std::errc() && pend == t.port.data() + t.port.size()) {
+    // A literal address needs no resolver (Asio runs getaddrinfo on a thread
+    // of its own, started at the first resolve and kept for the process).
+    tcp.expires_after(t.connect_timeout);
+    std::tie(cec) = co_await tcp.async_connect(net::ip::tcp::endpoint(addr, port), kNothrow);
+  } else {
+    net::ip::tcp::resolver resolver(ioc_);
+    auto [rec, results] = co_await resolver.async_resolve(t.host, t.port, kNothrow);
+    if (rec)
+      co_return unavailable("upstream '" + t.name + "': cannot resolve " + t.host + ": " +
+                            rec.message());
+    tcp.expires_after(t.connect_timeout);
+    net::ip::tcp::endpoint ep;
+    std::tie(cec, ep) = co_await tcp.async_connect(results, kNothrow);
+  }
   if (cec == beast::error::timeout)
     co_return Status(StatusCode::kDeadlineExceeded, "upstream '" + t.name + "': connect timed out");
   if (cec)
