@@ -193,38 +193,34 @@ net::awaitable<bool> Connection::write_stream_end() {
 
 void Connection::start_watch(void (*on_gone)(void*), void* arg) {
   watching_ = true;
-  ++watch_generation_;
   watch_on_gone_ = on_gone;
   watch_arg_ = arg;
-  if (client_gone_) return;
+  if (client_gone_ || watch_waits_ > 0) return;  // an earlier watch's wait is still pending
   arm_watch();
 }
 
 void Connection::stop_watch() {
-  if (!watching_) return;
+  // The pending wait (if any) stays for the next watch. Cancelling it would
+  // cost a turn of the event loop.
   watching_ = false;
-  ++watch_generation_;
   watch_on_gone_ = nullptr;
   watch_arg_ = nullptr;
-  // The pending readiness wait completes (aborted) later and is ignored.
-  if (watch_waits_ > 0) {
-    boost::system::error_code ec;
-    stream_.socket().cancel(ec);
-  }
 }
 
 void Connection::arm_watch() {
   ++watch_waits_;
-  const uint64_t generation = watch_generation_;
-  stream_.socket().async_wait(
-      net::socket_base::wait_read,
-      [this, generation](const boost::system::error_code& ec) { on_watch_ready(ec, generation); });
+  // A readiness wait: it reads nothing, so while it is pending the next
+  // request's read queues behind it (no speculative read that fails with
+  // EAGAIN), and its completion costs no system call.
+  stream_.socket().async_wait(net::socket_base::wait_read,
+                              [this](const boost::system::error_code& ec) { on_watch_ready(ec); });
 }
 
-void Connection::on_watch_ready(const boost::system::error_code& ec, uint64_t generation) {
+void Connection::on_watch_ready(const boost::system::error_code& ec) {
   constexpr size_t kMaxPipelined = 1 << 20;
   --watch_waits_;
-  if (!watching_ || generation != watch_generation_ || ec == net::error::operation_aborted) return;
+  // Not watching: the next request arrived (or the client left); its read sees it.
+  if (!watching_ || ec == net::error::operation_aborted) return;
   boost::system::error_code rec = ec;
   while (!rec) {
     // Readable: pipelined bytes (kept for the next request), EOF or an error.
@@ -338,8 +334,8 @@ net::awaitable<void> Connection::run() {
     timeout_.end();
   }
   stream_.socket().close(ec);
-  // A cancelled client watch may still have its completion queued: it refers
-  // to this connection, which must outlive it.
+  // The client watch's wait (cancelled by the close) may still have its
+  // completion queued: it refers to this connection, which must outlive it.
   while (watch_waits_ > 0) co_await net::post(stream_.get_executor(), net::use_awaitable);
   server_.remove_connection(worker_, this);
 }

@@ -94,10 +94,14 @@ class Connection {
   // turns true and on_gone(arg) is called once, on this worker's thread. Any
   // bytes the client sends meanwhile (a pipelined request) are kept for the
   // next request (up to 1 MiB; beyond that the watch stops reading). No
-  // coroutine and no read are pending: the socket is only polled for
-  // readability. stop_watch() ends the watch (its callback is never called
-  // after that) and may be called at any time; a watch must be stopped before
-  // the next start_watch and before the handler returns. WatchGuard does both.
+  // coroutine and no read are pending, only a readiness wait, which outlives
+  // stop_watch(): it completes when the next request arrives (ignored then)
+  // or serves the next watch. So stopping a watch costs nothing (no cancel),
+  // and the next request's read waits behind it instead of trying the socket
+  // first. Arming it costs one epoll_ctl. stop_watch() ends
+  // the watch (its callback is never called after that) and may be called at
+  // any time; a watch must be stopped before the next start_watch and before
+  // the handler returns. WatchGuard does both.
   void start_watch(void (*on_gone)(void*), void* arg);
   void stop_watch();
   class WatchGuard {
@@ -124,7 +128,7 @@ class Connection {
   net::awaitable<bool> write_rest(std::string_view a, std::string_view b);
   net::awaitable<bool> write_buffers(std::string_view a, std::string_view b = {});
   void arm_watch();
-  void on_watch_ready(const boost::system::error_code& ec, uint64_t generation);
+  void on_watch_ready(const boost::system::error_code& ec);
 
   Server& server_;
   int worker_;
@@ -136,10 +140,9 @@ class Connection {
   bool keep_alive_ = true;
   bool idle_ = true;
   bool client_gone_ = false;
-  // The client watch: callbacks of a stopped watch see a newer generation.
+  // The client watch.
   bool watching_ = false;
-  uint64_t watch_generation_ = 0;
-  int watch_waits_ = 0;  // readiness waits not yet completed (run() outlives them)
+  int watch_waits_ = 0;  // watch waits not yet completed (0 or 1; run() outlives them)
   void (*watch_on_gone_)(void*) = nullptr;
   void* watch_arg_ = nullptr;
 };
