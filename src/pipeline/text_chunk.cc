@@ -1,7 +1,6 @@
 #include "pipeline/text_chunk.h"
 
 #include <cstring>
-#include <iterator>
 
 namespace dg::pipeline {
 namespace {
@@ -60,11 +59,7 @@ class Scanner {
     if (!eat('"')) return false;
     for (;;) {
       const char* run = p_;
-      while (p_ != e_) {
-        const auto c = static_cast<unsigned char>(*p_);
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-        ++p_;
-      }
+      skip_plain();
       if (out) out->append(run, static_cast<size_t>(p_ - run));
       if (p_ == e_) return false;
       const auto c = static_cast<unsigned char>(*p_);
@@ -171,6 +166,29 @@ class Scanner {
   }
 
  private:
+  // Skips bytes that stand for themselves in a string: printable ASCII but
+  // '"' and '\\'. Eight at a time while none of them is special (SWAR: a
+  // byte below 0x20, equal to '"' or '\\', or with its high bit set, sets its
+  // 0x80 bit in `special`; a borrow can only flag bytes above a special one).
+  void skip_plain() {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    while (e_ - p_ >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p_, 8);
+      const uint64_t special = zero_byte(x ^ (kOnes * '"')) | zero_byte(x ^ (kOnes * '\\')) |
+                               ((x - kOnes * 0x20) & ~x) | x;
+      if ((special & kHigh) != 0) break;
+      p_ += 8;
+    }
+    while (p_ != e_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+      ++p_;
+    }
+  }
+
   bool hex4(uint32_t* v) {
     if (e_ - p_ < 4) return false;
     uint32_t r = 0;
@@ -264,44 +282,43 @@ class Scanner {
   const char* e_;
 };
 
-// An object's key, unescaped keys refused (compared as bytes).
-bool key(Scanner& s, std::string_view json, std::string_view* k) {
-  const size_t start = s.pos();
-  bool escaped = false;
-  if (!s.string(nullptr, &escaped) || escaped) return false;
-  *k = json.substr(start + 1, s.pos() - start - 2);
-  s.ws();
-  if (!s.eat(':')) return false;
-  s.ws();
-  return true;
+// True if `k` is the literal `lit`.
+template <size_t N>
+bool is(std::string_view k, const char (&lit)[N]) {
+  return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
 }
 
-// Walks an object's members: `member(key)` consumes each value. Refuses
-// duplicated keys and objects of more than 16 members. `count` receives the
+// Walks an object's members: `member(key)` consumes each value (and refuses
+// keys it has seen). Keys with escapes are refused. `count` receives the
 // number of members.
 template <typename F>
 bool members(Scanner& s, std::string_view json, F member, size_t* count = nullptr) {
-  std::string_view seen[16];
-  size_t n = 0;
   if (count) *count = 0;
   if (!s.eat('{')) return false;
   s.ws();
   if (s.eat('}')) return true;
   for (;;) {
-    std::string_view k;
-    if (!key(s, json, &k)) return false;
-    for (size_t i = 0; i < n; ++i) {
-      if (seen[i] == k) return false;
-    }
-    if (n == std::size(seen)) return false;
-    seen[n++] = k;
-    if (count) *count = n;
+    const size_t start = s.pos();
+    bool escaped = false;
+    if (!s.string(nullptr, &escaped) || escaped) return false;
+    const std::string_view k = json.substr(start + 1, s.pos() - start - 2);
+    s.ws();
+    if (!s.eat(':')) return false;
+    s.ws();
+    if (count) ++*count;
     if (!member(k)) return false;
     s.ws();
     if (s.eat('}')) return true;
     if (!s.eat(',')) return false;
     s.ws();
   }
+}
+
+// Sets `bit` in `seen`; false if it was set (a duplicated key).
+bool first(unsigned& seen, unsigned bit) {
+  if (seen & bit) return false;
+  seen |= bit;
+  return true;
 }
 
 }  // namespace
@@ -314,9 +331,6 @@ bool scan_text_chunk(std::string_view json, TextChunkShape& out) {
   c.has_text = false;
   c.text.clear();
   out.value_begin = out.value_end = 0;
-  bool choices = false;
-  bool delta = false;
-  bool text = false;
 
   // The text field's value (string or null) at the scanner.
   auto text_value = [&](bool null_ok) {
@@ -330,36 +344,36 @@ bool scan_text_chunk(std::string_view json, TextChunkShape& out) {
     out.value_end = s.pos();
     return true;
   };
+  unsigned delta_seen = 0, choice_seen = 0;
   auto delta_member = [&](std::string_view k) {
-    if (k == "content") return text_value(true);
-    if (k == "role") return s.peek('"') && s.string(nullptr, nullptr);
-    if (k == "refusal") return s.literal("null");
+    if (is(k, "content")) return first(delta_seen, 1) && text_value(true);
+    if (is(k, "role")) return first(delta_seen, 2) && s.peek('"') && s.string(nullptr, nullptr);
+    if (is(k, "refusal")) return first(delta_seen, 4) && s.literal("null");
     return false;
   };
   auto choice_member = [&](std::string_view k) {
-    if (k == "index") return !s.peek('-') && s.number(&c.index);
-    if (k == "finish_reason") {
+    if (is(k, "index")) return first(choice_seen, 1) && !s.peek('-') && s.number(&c.index);
+    if (is(k, "finish_reason")) {
+      if (!first(choice_seen, 2)) return false;
       if (!s.peek('"')) return s.literal("null");
       c.finished = true;
       return s.string(nullptr, nullptr);
     }
-    if (k == "logprobs") return s.literal("null");
-    if (k == "text") {
-      text = true;
-      return s.peek('"') && text_value(false);
-    }
-    if (k == "delta") {
-      delta = true;
+    if (is(k, "logprobs")) return first(choice_seen, 4) && s.literal("null");
+    if (is(k, "text")) return first(choice_seen, 8) && s.peek('"') && text_value(false);
+    if (is(k, "delta")) {
       size_t n = 0;
-      if (!members(s, json, delta_member, &n)) return false;
+      if (!first(choice_seen, 16) || !members(s, json, delta_member, &n)) return false;
       out.insert_at = s.pos() - 1;  // its closing brace
       out.holder_empty = n == 0;
       return true;
     }
     return false;
   };
+  bool choices = false;
   auto top_member = [&](std::string_view k) {
-    if (k != "choices") return s.value(1);
+    if (!is(k, "choices")) return s.value(1);
+    if (choices) return false;
     choices = true;
     if (!s.eat('[')) return false;
     s.ws();
@@ -373,6 +387,7 @@ bool scan_text_chunk(std::string_view json, TextChunkShape& out) {
   if (!members(s, json, top_member)) return false;
   out.end = s.pos();
   s.ws();
+  const bool delta = (choice_seen & 16) != 0, text = (choice_seen & 8) != 0;
   if (!s.at_end() || !choices || delta == text) return false;
   c.chat = delta;
   return true;

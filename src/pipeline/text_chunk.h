@@ -14,7 +14,9 @@
 // Shape taken (anything else, or any doubt, returns false: the caller uses
 // the tree):
 //   - the top-level value is an object; no key in it, in the choice or in the
-//     delta is duplicated or contains an escape;
+//     delta contains an escape; "choices" and the choice's and delta's keys
+//     appear once (another top-level key twice is copied as sent: any parser
+//     that keeps the last, as boost::json does, reads the same value);
 //   - "choices" is an array of exactly one object with keys among
 //       index (an integer), finish_reason (string or null), logprobs (null),
 //       and exactly one of delta (an object) or text (a string);
