@@ -3,7 +3,8 @@
 // request and the fixed mock's 390-byte answer).
 //
 //   audit_bench [--records N] [--rate PER_SEC] [--producers P] [--dir DIR]
-//               [--linger-ms MS] [--checkpoint-pages N]   (AuditLogOptions; defaults as served)
+//               [--linger-ms MS] [--checkpoint-kb KB] [--page-size BYTES]
+//               (AuditLogOptions; defaults as served)
 //
 // Producers append copies of the record (the copy is made outside the timed
 // part), paced at --rate records/s in total (0 = as fast as the backlog
@@ -130,12 +131,14 @@ int run(int argc, char** argv) {
       dir = argv[i + 1];
     else if (a == "--linger-ms")
       options.linger = std::atol(argv[i + 1]) * kNsPerMs;
-    else if (a == "--checkpoint-pages")
-      options.sqlite.checkpoint_pages = std::atoi(argv[i + 1]);
+    else if (a == "--checkpoint-kb")
+      options.sqlite.checkpoint_bytes = std::atol(argv[i + 1]) * 1024;
+    else if (a == "--page-size")
+      options.sqlite.page_size = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr,
                    "usage: audit_bench [--records N] [--rate PER_SEC] [--producers P] [--dir DIR] "
-                   "[--linger-ms MS] [--checkpoint-pages N]\n");
+                   "[--linger-ms MS] [--checkpoint-kb KB] [--page-size BYTES]\n");
       return 2;
     }
   }

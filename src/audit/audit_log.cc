@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "common/hash.h"
@@ -126,8 +127,11 @@ class SqliteAuditSink final : public AuditSink {
     sqlite3_wal_hook(db_->handle(), &SqliteAuditSink::on_commit, this);
     DG_ASSIGN_OR_RETURN(SqliteStmt page_size, SqliteStmt::prepare(*db_, "PRAGMA page_size"));
     DG_ASSIGN_OR_RETURN(bool row, page_size.step());
-    const int64_t limit = int64_t{options_.max_wal_pages} * (row ? page_size.col_int(0) : 4096);
-    DG_RETURN_IF_ERROR(db_->exec("PRAGMA journal_size_limit=" + std::to_string(limit)));
+    const int64_t page = row && page_size.col_int(0) > 0 ? page_size.col_int(0) : 4096;
+    checkpoint_pages_ = std::max<int64_t>(1, options_.checkpoint_bytes / page);
+    max_wal_pages_ = std::max<int64_t>(1, options_.max_wal_bytes / page);
+    DG_RETURN_IF_ERROR(
+        db_->exec("PRAGMA journal_size_limit=" + std::to_string(options_.max_wal_bytes)));
     return {};
   }
 
@@ -143,9 +147,9 @@ class SqliteAuditSink final : public AuditSink {
     return st;
   }
 
-  // The short pass: the WAL is checkpointed once it holds checkpoint_pages.
+  // The short pass: the WAL is checkpointed once it holds checkpoint_bytes.
   void idle() override {
-    if (wal_pages_ >= options_.checkpoint_pages) checkpoint();
+    if (wal_pages_ >= checkpoint_pages_) checkpoint();
   }
 
  private:
@@ -202,10 +206,10 @@ class SqliteAuditSink final : public AuditSink {
     return SQLITE_OK;
   }
 
-  // The hard bound: a WAL past max_wal_pages is checkpointed at once, even
+  // The hard bound: a WAL past max_wal_bytes is checkpointed at once, even
   // with records waiting.
   void after_commit() {
-    if (wal_pages_ >= options_.max_wal_pages) checkpoint();
+    if (wal_pages_ >= max_wal_pages_) checkpoint();
   }
 
   // A PASSIVE checkpoint on the writer's connection, between transactions:
@@ -239,7 +243,8 @@ class SqliteAuditSink final : public AuditSink {
   ChainHasher hasher_;
   // Frames in the WAL not yet copied by our checkpoints, as of the last
   // commit (set by the WAL hook) or checkpoint.
-  int wal_pages_ = 0;
+  int64_t wal_pages_ = 0;
+  int64_t checkpoint_pages_ = 1, max_wal_pages_ = 1;  // the options, in this file's pages
   std::chrono::steady_clock::time_point last_ckpt_report_{};
 };
 
@@ -280,8 +285,28 @@ std::string chain_hash(std::string_view prev_hash_hex, std::string_view line) {
   return sha256_hex(buf);
 }
 
+// SQLite fixes a file's page size at its first write, and SqliteDb::open
+// switches the file to WAL, after which the page size cannot change: a new
+// (absent or empty) file gets its page size and the schema here, first.
+Status create_with_page_size(const std::string& path, int page_size) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > 0) return {};  // an existing database keeps its page size
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, &sqlite3_close_v2);
+  if (rc != SQLITE_OK) return sqlite_status(rc, raw, "cannot create '" + path + "'");
+  sqlite3_busy_timeout(raw, 5000);  // another process creating it too
+  const std::string sql = "PRAGMA page_size=" + std::to_string(page_size) + ";" + kAuditSchema;
+  return sqlite_status(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), raw,
+                       "cannot create '" + path + "'");
+}
+
 Result<std::unique_ptr<AuditSink>> open_sqlite_audit_sink(const std::string& path,
                                                           const SqliteAuditSinkOptions& options) {
+  DG_RETURN_IF_ERROR(create_with_page_size(path, options.page_size));
   DG_ASSIGN_OR_RETURN(auto db, SqliteDb::open(path, /*create=*/true));
   auto sink = std::make_unique<SqliteAuditSink>(std::move(db), options);
   Status st = sink->init();

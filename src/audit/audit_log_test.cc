@@ -146,22 +146,24 @@ bool eventually(Pred pred) {
 }
 
 // The writer checkpoints the WAL itself (in idle() once it holds
-// checkpoint_pages, after a commit past max_wal_pages): committed pages reach
+// checkpoint_bytes, after a commit past max_wal_bytes): committed pages reach
 // the database file and the chain is intact either way.
 TEST(AuditLog, CheckpointsMovePagesIntoTheDatabaseFile) {
   struct Case {
     const char* name;
-    int checkpoint_pages;
-    int max_wal_pages;
+    int64_t checkpoint_bytes;
+    int64_t max_wal_bytes;
   };
-  for (const Case& c : {Case{"ckpt_idle.db", 2, 1 << 30}, Case{"ckpt_bound.db", 1 << 30, 4}}) {
+  constexpr int64_t kNever = int64_t{1} << 40;
+  for (const Case& c :
+       {Case{"ckpt_idle.db", 16384, kNever}, Case{"ckpt_bound.db", kNever, 32768}}) {
     SCOPED_TRACE(c.name);
     const std::string db = temp_path(c.name);
     AuditLogOptions o;
     o.linger = 0;
     o.max_batch = 8;
-    o.sqlite.checkpoint_pages = c.checkpoint_pages;
-    o.sqlite.max_wal_pages = c.max_wal_pages;
+    o.sqlite.checkpoint_bytes = c.checkpoint_bytes;
+    o.sqlite.max_wal_bytes = c.max_wal_bytes;
     auto log = AuditLog::open(db, o);
     ASSERT_TRUE(log.ok()) << log.status().to_string();
     const std::string pad(2000, 'x');  // ~2 KB per record: 400 records ~ 200 pages
@@ -183,14 +185,14 @@ TEST(AuditLog, CheckpointsMovePagesIntoTheDatabaseFile) {
 
 // Disk use stays bounded under steady load: the WAL restarts from its first
 // frame after each checkpoint, so the -wal file stays at about
-// checkpoint_pages plus one batch however many records pass through it.
+// checkpoint_bytes plus one batch however many records pass through it.
 // (Regression: with checkpoints on their own thread, every pass raced the
 // writer's next commit and the WAL grew by every record: ~5 MB here.)
 TEST(AuditLog, WalStaysBoundedUnderSteadyAppends) {
   const std::string db = temp_path("wal_bound.db");
   AuditLogOptions o;
   o.linger = 0;
-  o.sqlite.checkpoint_pages = 64;
+  o.sqlite.checkpoint_bytes = 256 * 1024;
   auto log = AuditLog::open(db, o);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   const std::string pad(1000, 'x');          // ~1.1 KB per record
@@ -207,14 +209,58 @@ TEST(AuditLog, WalStaysBoundedUnderSteadyAppends) {
     ASSERT_TRUE((*log)->flush().ok());
     wal_max = std::max(wal_max, std::filesystem::file_size(db + "-wal"));
   }
-  // 64 pages + one group (~8 pages with the index and head) of 4 KB + 24 B.
-  EXPECT_LE(wal_max, 100u * 4120u);
+  // 256 KB + one group's frames (~22 KB of rows, the index, the head, the
+  // header page: ~8 frames of 8 KB), with room to spare.
+  EXPECT_LE(wal_max, 512u * 1024u);
   EXPECT_EQ((*log)->counters().written, kGroups * kGroup);
   log->reset();
   auto r = verify_audit_chain(db);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->entries, kGroups * kGroup);
   EXPECT_EQ(r->first_bad_seq, 0) << r->reason;
+}
+
+int64_t page_size_of(const std::string& db) {
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(h, "PRAGMA page_size", -1, &st, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const int64_t size = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return size;
+}
+
+// A new audit database gets the configured page size; an existing one (e.g.
+// the account store's, when they share a file) keeps its own.
+TEST(AuditLog, NewDatabaseGetsThePageSize) {
+  const std::string fresh = temp_path("pages_new.db");
+  const std::string shared = temp_path("pages_shared.db");
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(shared.c_str(), &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h, "PRAGMA page_size=4096; CREATE TABLE accounts(id)", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(h);
+  }
+  for (const std::string& db : {fresh, shared}) {
+    AuditLogOptions o;
+    o.sqlite.page_size = 16384;
+    auto log = AuditLog::open(db, o);
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    ASSERT_TRUE((*log)->append(record(1)).ok());
+    ASSERT_TRUE((*log)->flush().ok());
+  }
+  EXPECT_EQ(page_size_of(fresh), 16384);
+  EXPECT_EQ(page_size_of(shared), 4096);
+  for (const std::string& db : {fresh, shared}) {
+    auto r = verify_audit_chain(db);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->entries, 1);
+    EXPECT_EQ(r->first_bad_seq, 0) << r->reason;
+  }
 }
 
 void exec(const std::string& db, const std::string& sql) {
