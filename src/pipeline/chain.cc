@@ -116,6 +116,7 @@ struct StreamTransformer::Buffers {
   int last = 1;  // arena holding the previous chunk; the next event goes to the other
   boost::json::parser parser;
   boost::json::serializer serializer;
+  TextChunkScanner scanner;
   TextChunkShape shape;   // the text path's event
   std::string last_text;  // the previous chunk's JSON, when it took the text path
 };
@@ -134,7 +135,7 @@ StreamTransformer::~StreamTransformer() = default;
 
 bool StreamTransformer::text_event(std::string_view data, std::string& out) {
   TextChunkShape& sh = buf_->shape;
-  if (!scan_text_chunk(data, sh)) return false;
+  if (!buf_->scanner.scan(data, sh)) return false;
   for (const TextChunkTransform* t : text_) {
     if (t->needs_tree(sh.chunk.index)) return false;
   }

@@ -42,6 +42,7 @@ class Scanner {
   explicit Scanner(std::string_view s) : b_(s.data()), p_(s.data()), e_(s.data() + s.size()) {}
 
   size_t pos() const { return static_cast<size_t>(p_ - b_); }
+  void skip(size_t n) { p_ += n; }
   bool at_end() const { return p_ == e_; }
   bool peek(char c) const { return p_ != e_ && *p_ == c; }
   bool eat(char c) {
@@ -390,6 +391,43 @@ bool scan_text_chunk(std::string_view json, TextChunkShape& out) {
   const bool delta = (choice_seen & 16) != 0, text = (choice_seen & 8) != 0;
   if (!s.at_end() || !choices || delta == text) return false;
   c.chat = delta;
+  return true;
+}
+
+bool TextChunkScanner::same_envelope(std::string_view json, TextChunkShape& out) const {
+  const size_t head = head_.size(), tail = tail_.size();
+  if (head == 0 || json.size() <= head + tail || !json.starts_with(head_) || !json.ends_with(tail_))
+    return false;
+  Scanner s(json.substr(0, json.size() - tail));
+  s.skip(head);
+  TextChunk& c = out.chunk;
+  c.text.clear();
+  c.has_text = s.peek('"');
+  if (c.has_text ? !s.string(&c.text, nullptr) : !(shape_.chunk.chat && s.literal("null")))
+    return false;
+  if (!s.at_end()) return false;
+  c.index = shape_.chunk.index;
+  c.chat = shape_.chunk.chat;
+  c.finished = shape_.chunk.finished;
+  out.value_begin = head;
+  out.value_end = json.size() - tail;
+  out.insert_at = shape_.insert_at;  // unused: the field is there
+  out.holder_empty = shape_.holder_empty;
+  out.begin = shape_.begin;
+  out.end = json.size() -
+            (head_.size() + tail_.size() + (shape_.value_end - shape_.value_begin) - shape_.end);
+  return true;
+}
+
+bool TextChunkScanner::scan(std::string_view json, TextChunkShape& out) {
+  if (same_envelope(json, out)) return true;
+  head_.clear();
+  if (!scan_text_chunk(json, out)) return false;
+  if (out.value_begin != out.value_end) {
+    head_.assign(json.substr(0, out.value_begin));
+    tail_.assign(json.substr(out.value_end));
+    shape_ = out;
+  }
   return true;
 }
 

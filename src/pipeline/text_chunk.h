@@ -85,4 +85,23 @@ struct TextChunkShape {
 // `out.chunk.text` reuses its capacity.
 bool scan_text_chunk(std::string_view json, TextChunkShape& out);
 
+// scan_text_chunk for the events of one stream, in order, remembering the
+// last event it took. A stream's chunks mostly differ only in their text
+// (same id, object, created, model, index...): when an event's bytes before
+// and after its text value equal the remembered event's, and the value in
+// between is one JSON string (or null, where null is allowed), the event is
+// that validated text with another string in it, and only that string is
+// scanned. Otherwise it is scanned whole. Same results as scan_text_chunk.
+// Not thread-safe (one per stream).
+class TextChunkScanner {
+ public:
+  bool scan(std::string_view json, TextChunkShape& out);
+
+ private:
+  bool same_envelope(std::string_view json, TextChunkShape& out) const;
+  std::string head_;      // the remembered event's bytes before its text value ...
+  std::string tail_;      // ... and after it (empty head_: nothing remembered)
+  TextChunkShape shape_;  // its shape (text not kept)
+};
+
 }  // namespace dg::pipeline

@@ -189,5 +189,64 @@ TEST(TextChunk, AcceptsOnlyWhatTheParserAccepts) {
   EXPECT_GT(accepted, 1000);  // the mutations do reach the accepting paths
 }
 
+// The envelope shortcut: same results as scanning each event whole.
+TEST(TextChunkScanner, ReusesTheEnvelopeOnlyWhenItMatches) {
+  const std::string head = R"({"id":"c","choices":[{"index":3,"delta":{"content":)";
+  const std::string tail = R"(},"finish_reason":null}]} )";
+  TextChunkScanner sc;
+  TextChunkShape sh;
+  ASSERT_TRUE(sc.scan(head + R"("a")" + tail, sh));
+  const std::string next = head + R"("b\u00e9\n")" + tail;
+  ASSERT_TRUE(sc.scan(next, sh));
+  EXPECT_EQ(sh.chunk.text, "b\xc3\xa9\n");
+  EXPECT_EQ(sh.chunk.index, 3);
+  EXPECT_EQ(field(next, sh), R"("b\u00e9\n")");
+  EXPECT_EQ(sh.end, next.size() - 1);
+  EXPECT_TRUE(sc.scan(head + "null" + tail, sh));
+  EXPECT_FALSE(sh.chunk.has_text);
+  for (const std::string& bad :
+       {head + R"("a" "b")" + tail, head + R"("a","content":"b")" + tail,
+        head + R"("\ud800")" + tail, head + "7" + tail, head + tail, head + R"("a)" + tail}) {
+    EXPECT_FALSE(sc.scan(bad, sh)) << bad;
+    EXPECT_TRUE(sc.scan(head + R"("x")" + tail, sh));  // and remembers again
+  }
+}
+
+// Property: over a stream of mutated events, TextChunkScanner agrees with
+// scan_text_chunk on every event (taken or not, text, offsets).
+TEST(TextChunkScanner, AgreesWithTheWholeScan) {
+  const std::string base =
+      R"({"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ab\"c"},"logprobs":null,"finish_reason":null}],"usage":null})";
+  const std::string alphabet = "{}[]\":,\\u0123456789abcdefnrtl \x01\xc3\xa9";
+  std::mt19937 rng(11);
+  TextChunkScanner sc;
+  const size_t value = base.find(R"("ab)");
+  for (int i = 0; i < 100000; ++i) {
+    std::string s = base;
+    // Mostly edits inside the text value (the shortcut's case), sometimes anywhere.
+    const bool inside = rng() % 4 != 0;
+    const size_t at = inside ? value + 1 + rng() % 5 : rng() % s.size();
+    const char c = alphabet[rng() % alphabet.size()];
+    if (rng() % 2) {
+      s[at] = c;
+    } else {
+      s.insert(s.begin() + static_cast<std::ptrdiff_t>(at), c);
+    }
+    TextChunkShape whole, fast;
+    const bool a = scan_text_chunk(s, whole);
+    const bool b = sc.scan(s, fast);
+    ASSERT_EQ(a, b) << s;
+    if (!a) continue;
+    ASSERT_EQ(whole.chunk.text, fast.chunk.text) << s;
+    ASSERT_EQ(whole.chunk.has_text, fast.chunk.has_text) << s;
+    ASSERT_EQ(whole.chunk.index, fast.chunk.index) << s;
+    ASSERT_EQ(whole.chunk.finished, fast.chunk.finished) << s;
+    ASSERT_EQ(whole.value_begin, fast.value_begin) << s;
+    ASSERT_EQ(whole.value_end, fast.value_end) << s;
+    ASSERT_EQ(whole.begin, fast.begin) << s;
+    ASSERT_EQ(whole.end, fast.end) << s;
+  }
+}
+
 }  // namespace
 }  // namespace dg::pipeline
