@@ -15,6 +15,7 @@
 
 #include "distillguard/status.h"
 #include "engine/engine.h"
+#include "engine/features.h"
 
 namespace dg {
 struct Config;
@@ -41,12 +42,12 @@ class LineReader {
   uint64_t line_no() const { return line_no_; }  // 1-based number of the last line returned
   const std::string& name() const { return name_; }
   const std::string& error() const { return error_; }
-  uint64_t size() const { return size_; }          // bytes on disk (0 for stdin)
-  uint64_t offset() const { return consumed_; }    // bytes of the file read so far
+  uint64_t size() const { return size_; }        // bytes on disk (0 for stdin)
+  uint64_t offset() const { return consumed_; }  // bytes of the file read so far
 
  private:
   LineReader() = default;
-  bool fill();               // appends data to buf_; false at end or on error
+  bool fill();                           // appends data to buf_; false at end or on error
   size_t read_raw(char* dst, size_t n);  // read(2) with EINTR retry; sets error_ on failure
 
   int fd_ = -1;
@@ -60,6 +61,37 @@ class LineReader {
   // Unread text is buf_[begin_, end_); '\n' was searched up to scan_.
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0, begin_ = 0, end_ = 0, scan_ = 0;
+};
+
+// Every line LineReader::next() returns is followed by this many readable
+// bytes (the next lines, or the buffer's slack), as RecordReader needs.
+inline constexpr size_t kLinePadding = 64;
+
+// analyze's record reader: reads from a line what the engine reads (account,
+// time, request, usage, client keys) straight into RecordFeatures, with
+// simdjson (DOM: the whole line is validated) and no Boost.JSON tree. A line
+// it does not take as it is (malformed, or a shape it leaves to the full
+// parser, e.g. nesting deeper than 30) goes through ExchangeRecordParser,
+// which decides and words the error: results and errors are those of
+// ExchangeRecordParser::parse() + extract_features() (analyze_test checks).
+// The line must be followed by kLinePadding readable bytes. Not thread-safe.
+class RecordReader {
+ public:
+  explicit RecordReader(const CapabilityClassifier& clf = CapabilityClassifier::builtin());
+  ~RecordReader();
+  RecordReader(const RecordReader&) = delete;
+  RecordReader& operator=(const RecordReader&) = delete;
+
+  // Reads one line into `account` and `features`; errors as
+  // ExchangeRecordParser::parse().
+  Status read(std::string_view line, std::string& account, RecordFeatures& features);
+  // Whether the last read() went through ExchangeRecordParser (for tests).
+  bool last_was_full_parse() const { return full_parse_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool full_parse_ = false;
 };
 
 struct RejectedLine {

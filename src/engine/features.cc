@@ -76,14 +76,19 @@ RecordFeatures extract_features(const ExchangeRecord& r, const CapabilityClassif
   return extract_features(view_of(r), clf, scratch);
 }
 
-RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf,
-                                std::string& scratch) {
-  RecordFeatures f;
-  f.ts = r.ts;
-  const json::object& q = *r.request;
-  std::string part_buf, sys_buf;
-  std::string_view prompt, system;
-  int user_turns = 0;
+void RequestFacts::clear() {
+  prompt = system = model = {};
+  user_turns = 0;
+  model_is_string = false;
+  temperature = n = best_of = 1;
+  top_logprobs = 0;
+  logprobs = has_tools = false;
+}
+
+namespace {
+
+void read_facts(const json::object& q, RequestFacts& out) {
+  out.clear();
   if (auto* m = q.if_contains("messages"); m && m->is_array()) {
     for (const auto& msg : m->get_array()) {
       if (!msg.is_object()) continue;
@@ -93,42 +98,61 @@ RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier&
       if (!role || !role->is_string() || !content) continue;
       std::string_view rs = role->get_string();
       if (rs == "user") {
-        ++user_turns;
-        prompt = content_text(*content, part_buf);
-        if (prompt.data() == part_buf.data()) {
-          sys_buf.swap(part_buf);  // keep the last user text alive
-          prompt = sys_buf;
-        }
-      } else if ((rs == "system" || rs == "developer") && system.empty()) {
-        std::string tmp;
-        std::string_view s = content_text(*content, tmp);
-        f.system_hash = s.empty() ? 0 : (hash64(s, 2) | 1);
-        f.app_system = s.size() >= kAppSystemBytes;
-        system = s.empty() ? std::string_view{} : std::string_view("x");
+        ++out.user_turns;
+        out.prompt = content_text(*content, out.prompt_buf);
+      } else if ((rs == "system" || rs == "developer") && out.system.empty()) {
+        out.system = content_text(*content, out.system_buf);
       }
     }
   } else if (auto* p = q.if_contains("prompt")) {
     if (p->is_string())
-      prompt = p->get_string();
+      out.prompt = p->get_string();
     else if (p->is_array() && !p->get_array().empty() && p->get_array()[0].is_string())
-      prompt = p->get_array()[0].get_string();
-    user_turns = 1;
+      out.prompt = p->get_array()[0].get_string();
+    out.user_turns = 1;
+  }
+  out.temperature = number_or(q, "temperature", 1.0);
+  out.n = number_or(q, "n", 1);
+  out.best_of = number_or(q, "best_of", 1);
+  out.top_logprobs = number_or(q, "top_logprobs", 0);
+  if (auto* lp = q.if_contains("logprobs")) {
+    out.logprobs = (lp->is_bool() && lp->get_bool()) ||
+                   ((lp->is_int64() || lp->is_uint64()) && number_or(q, "logprobs", 0) > 0);
+  }
+  for (const char* key : {"tools", "functions"})
+    if (auto* t = q.if_contains(key); t && t->is_array() && !t->get_array().empty())
+      out.has_tools = true;
+  if (auto* mdl = q.if_contains("model"); mdl && mdl->is_string()) {
+    out.model = mdl->get_string();
+    out.model_is_string = true;
+  }
+}
+
+}  // namespace
+
+RecordFeatures extract_features(const RecordView& r, const CapabilityClassifier& clf,
+                                std::string& scratch) {
+  thread_local RequestFacts q;
+  read_facts(*r.request, q);
+  return extract_features(q, r, clf, scratch);
+}
+
+RecordFeatures extract_features(const RequestFacts& q, const RecordView& r,
+                                const CapabilityClassifier& clf, std::string& scratch) {
+  RecordFeatures f;
+  f.ts = r.ts;
+  const std::string_view prompt = q.prompt;
+  if (!q.system.empty()) {
+    f.system_hash = hash64(q.system, 2) | 1;
+    f.app_system = q.system.size() >= kAppSystemBytes;
   }
   f.has_system = f.system_hash != 0;
-  f.multi_turn = user_turns > 1;
-  f.temp0 = number_or(q, "temperature", 1.0) == 0.0;
-  f.multi_sample = number_or(q, "n", 1) > 1 || number_or(q, "best_of", 1) > 1;
-  if (auto* lp = q.if_contains("logprobs")) {
-    f.logprobs = (lp->is_bool() && lp->get_bool()) ||
-                 ((lp->is_int64() || lp->is_uint64()) && number_or(q, "logprobs", 0) > 0);
-  }
-  f.logprobs = f.logprobs || number_or(q, "top_logprobs", 0) > 0;
-  if (auto* t = q.if_contains("tools"); t && t->is_array() && !t->get_array().empty())
-    f.has_tools = true;
-  if (auto* t = q.if_contains("functions"); t && t->is_array() && !t->get_array().empty())
-    f.has_tools = true;
-  if (auto* mdl = q.if_contains("model"); mdl && mdl->is_string())
-    f.model_hash = hash64(mdl->get_string(), 3) | 1;
+  f.multi_turn = q.user_turns > 1;
+  f.temp0 = q.temperature == 0.0;
+  f.multi_sample = q.n > 1 || q.best_of > 1;
+  f.logprobs = q.logprobs || q.top_logprobs > 0;
+  f.has_tools = q.has_tools;
+  if (q.model_is_string) f.model_hash = hash64(q.model, 3) | 1;
 
   // Bounded work per record, whatever the prompt's length: the classifier,
   // the cues and the template read the head and the tail of a long prompt

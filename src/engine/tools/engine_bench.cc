@@ -1,14 +1,18 @@
 // Engine speed and memory benchmark (figures in docs/detection.md).
 //   engine_bench TRACE.jsonl[.gz]   CPU time per record of each stage of analyze, one core:
 //                                   read (gunzip + lines), parse, features, engine
+//   engine_bench --compare TRACE    analyze's RecordReader against ExchangeRecordParser +
+//                                   extract_features on every line: same account, features, errors
 //   engine_bench --roundtrip TRACE  every record parsed, written and parsed again loses
 //                                   nothing, and the analyze options drop only generated text
 //   engine_bench --accounts N       memory per tracked account (N synthetic accounts)
 //
-// Stages are timed in separate passes over the lines held in memory (parse;
-// parse + features; parse + features + engine), so each stage's cost is the
-// difference of two passes: the figures stay attributable when one stage
-// changes. CPU time (CLOCK_PROCESS_CPUTIME_ID), not wall time: the machine is shared.
+// Stages are timed in separate passes over the lines held in memory (the
+// full parser; full parser + features; analyze's RecordReader, which reads
+// and extracts features in one go; RecordReader + engine), so each stage's
+// cost is the difference of two passes: the figures stay attributable when
+// one stage changes. CPU time (CLOCK_PROCESS_CPUTIME_ID), not wall time: the
+// machine is shared.
 #include <sys/resource.h>
 
 #include <boost/json.hpp>
@@ -46,8 +50,9 @@ int accounts_mode(long n) {
   engine::Engine e;
   ExchangeRecord r;
   r.endpoint = "/v1/chat/completions";
-  r.request = json::object{{"model", "m"},
-                           {"messages", json::array{json::object{{"role", "user"}, {"content", "hello there"}}}}};
+  r.request = json::object{
+      {"model", "m"},
+      {"messages", json::array{json::object{{"role", "user"}, {"content", "hello there"}}}}};
   for (long i = 0; i < n; ++i) {
     r.ts = 1'769'947'200LL * kNsPerSec + i * kNsPerMs;
     r.account = "acct_" + std::to_string(i);
@@ -55,8 +60,10 @@ int accounts_mode(long n) {
     e.observe(r);
   }
   long rss1 = peak_rss_kb();
-  std::printf("%ld accounts: engine reports %.0f bytes/account; peak RSS grew %.0f bytes/account (%ld MiB total)\n", n,
-              static_cast<double>(e.memory_bytes()) / n, (rss1 - rss0) * 1024.0 / n, rss1 / 1024);
+  std::printf(
+      "%ld accounts: engine reports %.0f bytes/account; peak RSS grew %.0f bytes/account (%ld MiB "
+      "total)\n",
+      n, static_cast<double>(e.memory_bytes()) / n, (rss1 - rss0) * 1024.0 / n, rss1 / 1024);
   return 0;
 }
 
@@ -73,7 +80,8 @@ void drop_generated_text(json::object& rec) {
     co.erase("logprobs");
     for (const char* k : {"message", "delta"}) {
       if (auto* m = co.if_contains(k); m && m->is_object()) {
-        for (const char* t : {"content", "reasoning_content", "reasoning"}) m->get_object().erase(t);
+        for (const char* t : {"content", "reasoning_content", "reasoning"})
+          m->get_object().erase(t);
       }
     }
   }
@@ -117,7 +125,8 @@ int roundtrip_mode(const char* path) {
   uint64_t n = 0, bad = 0, rejected = 0;
   auto mismatch = [&](const char* what) {
     if (++bad <= 5)
-      std::fprintf(stderr, "%s:%llu: %s\n", path, static_cast<unsigned long long>((*reader)->line_no()), what);
+      std::fprintf(stderr, "%s:%llu: %s\n", path,
+                   static_cast<unsigned long long>((*reader)->line_no()), what);
   };
   while ((*reader)->next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
@@ -134,7 +143,8 @@ int roundtrip_mode(const char* path) {
       continue;
     }
     ++n;
-    if (!same(json::parse(to_json_line(r)), dom)) mismatch("record written back differs from the line");
+    if (!same(json::parse(to_json_line(r)), dom))
+      mismatch("record written back differs from the line");
     if (!lean.parse(line, l).ok()) {
       mismatch("analyze options refuse a valid line");
       continue;
@@ -142,17 +152,69 @@ int roundtrip_mode(const char* path) {
     json::object want = dom.get_object();
     drop_generated_text(want);
     for (auto it = want.begin(); it != want.end();) {  // unknown fields are not kept either
-      static constexpr std::string_view kKnown[] = {"ts",      "account",  "key_id",   "ip",     "user_agent",
-                                                    "headers_fp", "account_created", "endpoint", "request",
-                                                    "response", "status",   "latency_ms", "action"};
+      static constexpr std::string_view kKnown[] = {
+          "ts",         "account",         "key_id",   "ip",      "user_agent",
+          "headers_fp", "account_created", "endpoint", "request", "response",
+          "status",     "latency_ms",      "action"};
       bool known = false;
       for (auto k : kKnown) known = known || it->key() == k;
       it = known ? std::next(it) : want.erase(it);
     }
-    if (!same(json::parse(to_json_line(l)), want)) mismatch("analyze options drop more than generated text");
+    if (!same(json::parse(to_json_line(l)), want))
+      mismatch("analyze options drop more than generated text");
   }
-  if (!(*reader)->error().empty()) std::fprintf(stderr, "%s: read error: %s\n", path, (*reader)->error().c_str());
-  std::printf("%llu records round-tripped, %llu rejected lines, %llu mismatches\n", static_cast<unsigned long long>(n),
+  if (!(*reader)->error().empty())
+    std::fprintf(stderr, "%s: read error: %s\n", path, (*reader)->error().c_str());
+  std::printf("%llu records round-tripped, %llu rejected lines, %llu mismatches\n",
+              static_cast<unsigned long long>(n), static_cast<unsigned long long>(rejected),
+              static_cast<unsigned long long>(bad));
+  return bad == 0 && n > 0 ? 0 : 1;
+}
+
+// Every line read both ways: RecordReader must give what the full parser and
+// extract_features give (account, features, error text).
+int compare_mode(const char* path) {
+  auto reader = engine::LineReader::open(path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "%s\n", reader.status().to_string().c_str());
+    return 2;
+  }
+  const auto& clf = engine::CapabilityClassifier::builtin();
+  engine::RecordReader records(clf);
+  ExchangeRecordParser parser(kAnalyzeOptions);
+  ExchangeRecord r;
+  std::string scratch, account;
+  engine::RecordFeatures f;
+  uint64_t n = 0, full = 0, rejected = 0, bad = 0;
+  std::string_view line;
+  while ((*reader)->next(line)) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    ++n;
+    Status a = records.read(line, account, f);
+    full += records.last_was_full_parse();
+    Status b = parser.parse(line, r);
+    bool same = a.ok() == b.ok() && a.to_string() == b.to_string();
+    if (same && a.ok()) {
+      const engine::RecordFeatures g = engine::extract_features(r, clf, scratch);
+      same = account == r.account && f.ts == g.ts && f.capability == g.capability &&
+             f.temp0 == g.temp0 && f.multi_sample == g.multi_sample && f.logprobs == g.logprobs &&
+             f.has_system == g.has_system && f.app_system == g.app_system &&
+             f.multi_turn == g.multi_turn && f.has_tools == g.has_tools && f.cot == g.cot &&
+             f.rubric == g.rubric && f.benchmark == g.benchmark &&
+             f.prompt_tokens == g.prompt_tokens && f.completion_tokens == g.completion_tokens &&
+             f.prompt_hash == g.prompt_hash && f.system_hash == g.system_hash &&
+             f.model_hash == g.model_hash && f.tmpl.prefix == g.tmpl.prefix &&
+             f.tmpl.suffix == g.tmpl.suffix && f.tmpl.whole == g.tmpl.whole &&
+             f.tmpl.tokens == g.tmpl.tokens && f.ip_hash == g.ip_hash && f.ip_block == g.ip_block &&
+             f.fingerprint == g.fingerprint && f.account_created == g.account_created;
+    }
+    rejected += !b.ok();
+    if (!same && ++bad <= 10)
+      std::fprintf(stderr, "%s:%llu: differs\n", path,
+                   static_cast<unsigned long long>((*reader)->line_no()));
+  }
+  std::printf("%llu lines: %llu through the full parser, %llu rejected, %llu differences\n",
+              static_cast<unsigned long long>(n), static_cast<unsigned long long>(full),
               static_cast<unsigned long long>(rejected), static_cast<unsigned long long>(bad));
   return bad == 0 && n > 0 ? 0 : 1;
 }
@@ -187,10 +249,14 @@ int speed_mode(const char* path) {
       spans.emplace_back(text.size(), line.size());
       text.append(line);
     }
+    text.append(engine::kLinePadding, ' ');  // RecordReader reads past the last line
   }
-  auto line_at = [&](size_t i) { return std::string_view(text).substr(spans[i].first, spans[i].second); };
+  auto line_at = [&](size_t i) {
+    return std::string_view(text).substr(spans[i].first, spans[i].second);
+  };
 
-  const auto& clf = engine::CapabilityClassifier::builtin();  // training is start-up, not per record
+  const auto& clf =
+      engine::CapabilityClassifier::builtin();  // training is start-up, not per record
   ExchangeRecordParser parser(kAnalyzeOptions);
   ExchangeRecord r;
   std::string scratch;
@@ -210,27 +276,42 @@ int speed_mode(const char* path) {
   }
   double features_s = cpu_now() - t0;
 
-  // Pass 3: parse + features + engine (what analyze does per record).
+  // Pass 3: analyze's reader (parse + features from the line, no JSON tree).
+  engine::RecordReader records(clf);
+  std::string account;
+  engine::RecordFeatures f;
+  t0 = cpu_now();
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (!records.read(line_at(i), account, f).ok()) continue;
+    sink += f.prompt_hash;
+  }
+  double reader_s = cpu_now() - t0;
+
+  // Pass 4: reader + engine (what analyze does per record).
   engine::Engine e;
   t0 = cpu_now();
   for (size_t i = 0; i < spans.size(); ++i) {
-    if (!parser.parse(line_at(i), r).ok()) continue;
-    sink += e.observe(r).account;
+    if (!records.read(line_at(i), account, f).ok()) continue;
+    sink += e.observe(account, f).account;
   }
   double engine_s = cpu_now() - t0;
 
   const double us = 1e6 / static_cast<double>(n);
-  std::printf("%zu records (%zu lines, %.0f bytes/line), %zu accounts; CPU time per record, one core:\n", n, lines,
-              static_cast<double>(bytes) / static_cast<double>(lines), e.account_count());
+  std::printf(
+      "%zu records (%zu lines, %.0f bytes/line), %zu accounts; CPU time per record, one core:\n", n,
+      lines, static_cast<double>(bytes) / static_cast<double>(lines), e.account_count());
   std::printf("  read (gunzip + lines)  %6.2f us\n", read_s * us);
-  std::printf("  parse                  %6.2f us\n", parse_s * us);
+  std::printf("  parse (full parser)    %6.2f us\n", parse_s * us);
   std::printf("  features               %6.2f us\n", (features_s - parse_s) * us);
-  std::printf("  engine                 %6.2f us\n", (engine_s - features_s) * us);
-  std::printf("engine path (parse + features + engine): %.0f records/s per core (%.2f us/record)\n",
+  std::printf("  parse + features: full parser %.2f us, analyze's RecordReader %.2f us\n",
+              features_s * us, reader_s * us);
+  std::printf("  engine                 %6.2f us\n", (engine_s - reader_s) * us);
+  std::printf("engine path (reader + engine):          %.0f records/s per core (%.2f us/record)\n",
               static_cast<double>(n) / engine_s, engine_s * us);
   std::printf("with reading (as analyze):              %.0f records/s per core (%.2f us/record)\n",
               static_cast<double>(n) / (engine_s + read_s), (engine_s + read_s) * us);
-  std::printf("peak RSS %ld MiB (lines held in memory)%s\n", peak_rss_kb() / 1024, sink == 1 ? " " : "");
+  std::printf("peak RSS %ld MiB (lines held in memory)%s\n", peak_rss_kb() / 1024,
+              sink == 1 ? " " : "");
   return 0;
 }
 
@@ -238,7 +319,8 @@ int speed_mode(const char* path) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: engine_bench TRACE | --roundtrip TRACE | --accounts N\n");
+    std::fprintf(
+        stderr, "usage: engine_bench TRACE | --roundtrip TRACE | --compare TRACE | --accounts N\n");
     return 2;
   }
   if (!std::strcmp(argv[1], "--accounts")) {
@@ -248,6 +330,10 @@ int main(int argc, char** argv) {
   if (!std::strcmp(argv[1], "--roundtrip")) {
     if (argc < 3) return 2;
     return roundtrip_mode(argv[2]);
+  }
+  if (!std::strcmp(argv[1], "--compare")) {
+    if (argc < 3) return 2;
+    return compare_mode(argv[2]);
   }
   return speed_mode(argv[1]);
 }
