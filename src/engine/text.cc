@@ -114,10 +114,8 @@ TemplateKeys template_keys(std::string_view t, const Tokens& words) {
     }
     cur = Seg{};
   };
-  // A word t[b, e) whose lower-cased text hashes to h.
-  auto word = [&](size_t b, size_t e, uint64_t h) {
-    bool digits = false;
-    for (size_t j = b; j < e; ++j) digits |= is_digit(static_cast<unsigned char>(t[j]));
+  // A word t[b, e) whose lower-cased text hashes to h (digits: one of its bytes is a digit).
+  auto word = [&](size_t b, size_t e, uint64_t h, bool digits) {
     uint64_t tok = h;
     bool literal = true;
     if (digits)
@@ -136,12 +134,16 @@ TemplateKeys template_keys(std::string_view t, const Tokens& words) {
     if (w < nw && words.begin(w) <= i) {
       const size_t e = words.end(w++);
       if (i == words.begin(w - 1)) {
-        word(i, e, words.hash(w - 1));
+        word(i, e, words.hash(w - 1), words.has_digit(w - 1));
       } else {
         // A quoted span ended inside this word ("'a don't"): the rest of it,
         // after any apostrophes, is a word of its own.
         while (i < e && t[i] == '\'') ++i;
-        if (i < e) word(i, e, token_hash(words.text().substr(i, e - i)));
+        if (i < e) {
+          bool digits;
+          const uint64_t h = token_hash(words.text().substr(i, e - i), &digits);
+          word(i, e, h, digits);
+        }
       }
       i = e;
       continue;
@@ -201,7 +203,9 @@ TemplateKeys template_keys(std::string_view t, const Tokens& words) {
 }
 
 void Tokens::add(size_t b, size_t e) {
-  hash_[size_] = token_hash(text_.substr(b, e - b));
+  bool digit;
+  hash_[size_] = token_hash(text_.substr(b, e - b), &digit);
+  digit_[size_] = digit;
   begin_[size_] = static_cast<uint32_t>(b);
   end_[size_] = static_cast<uint32_t>(e);
   ++size_;
@@ -216,6 +220,7 @@ void Tokens::assign(std::string_view t) {
     hash_.reset(new uint64_t[capacity_]);
     begin_.reset(new uint32_t[capacity_]);
     end_.reset(new uint32_t[capacity_]);
+    digit_.reset(new bool[capacity_]);
   }
 #if defined(__SSE2__)
   // Bit mask of the token bytes (letters, digits, '_', '\'', non-ASCII), 64

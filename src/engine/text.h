@@ -57,6 +57,7 @@ class Tokens {
   uint64_t hash(size_t i) const { return hash_[i]; }
   uint32_t begin(size_t i) const { return begin_[i]; }  // byte offsets in text()
   uint32_t end(size_t i) const { return end_[i]; }
+  bool has_digit(size_t i) const { return digit_[i]; }
 
  private:
   void add(size_t b, size_t e);
@@ -64,6 +65,7 @@ class Tokens {
   size_t size_ = 0, capacity_ = 0;
   std::unique_ptr<uint64_t[]> hash_;
   std::unique_ptr<uint32_t[]> begin_, end_;
+  std::unique_ptr<bool[]> digit_;
 };
 
 // A prompt with its variable parts masked. Numbers, quoted spans, code blocks,
@@ -84,9 +86,16 @@ TemplateKeys template_keys(std::string_view text);
 // has them already for the cues and the classifier).
 TemplateKeys template_keys(std::string_view text, const Tokens& lower_tokens);
 
-inline uint64_t token_hash(std::string_view tok) {
+// FNV-1a of a token's bytes; sets `*digit` (when given) to whether one of
+// them is a digit (found in the same pass, in the multiply's shadow).
+inline uint64_t token_hash(std::string_view tok, bool* digit = nullptr) {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : tok) h = (h ^ c) * 0x100000001b3ULL;
+  bool d = false;
+  for (unsigned char c : tok) {
+    h = (h ^ c) * 0x100000001b3ULL;
+    d |= static_cast<unsigned char>(c - '0') < 10;
+  }
+  if (digit) *digit = d;
   return h;
 }
 inline uint64_t phrase_mix(uint64_t h, uint64_t x) {
