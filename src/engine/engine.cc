@@ -20,8 +20,6 @@ constexpr int kSlotMembers = 6;
 constexpr uint32_t kSimilarityMinExchanges = 8;
 constexpr TimeNs kCreatedBucket = 12 * 3600 * kNsPerSec;
 // Shared instruction wrappers (Slot::frames_varied_content, Impl::shared_wrappers).
-constexpr uint64_t kPrefixSalt = 0x11,
-                   kSuffixSalt = 0x12;   // link-index keys of template openings/endings
 constexpr uint32_t kWrapperSamples = 8;  // uses per account sampled for what a key frames
 constexpr uint32_t kWrapperMinUses = 16;
 constexpr double kWrapperSpread = 0.35;
@@ -231,34 +229,25 @@ struct Engine::Impl {
     return s ? s->count : 0;
   }
 
-  // Instruction wrappers two accounts share: template openings (or endings)
-  // that frame varied content across all the accounts using them
-  // (Slot::frames_varied_content). b puts each on a steady share of its
-  // prompts (>= 2 uses, >= 1/kWrapperSteadyShare); a reuses it (>= 2 uses,
-  // whatever the share: a reseller's extraction half can be a small part of
-  // its traffic) or used it once while that is the share. One script rotating
-  // its wrappers over several accounts shares several; a dataset's own
-  // phrasing frames one kind of content, and customers who phrase one request
-  // alike share at most one, rarely.
+  // Instruction wrappers two accounts share: reused template keys
+  // (Profile::reused_keys) that frame varied content across all the accounts
+  // using them (Slot::frames_varied_content), reused by a (>= 2 uses, whatever
+  // the share: a reseller's extraction half can be a small part of its
+  // traffic) and put by b on a steady share of its prompts (>= 2 uses and
+  // >= 1/kWrapperSteadyShare). One script rotating its wrappers over several
+  // accounts shares several; a dataset's own phrasing frames one kind of
+  // content, and customers who phrase one request alike share at most one,
+  // rarely.
   int shared_wrappers(const Profile& pa, const Profile& pb) const {
-    auto scan = [&](const TopK<6>& x, const TopK<6>& y, uint64_t salt) {
-      int k = 0;
-      for (int i = 0; i < 6; ++i) {
-        uint32_t ca = x.count[i] ? x.guaranteed(i) : 0;
-        if (ca == 0 || (ca < 2 && ca * kWrapperSteadyShare < pa.n)) continue;
-        for (int j = 0; j < 6; ++j) {
-          if (!y.count[j] || y.key[j] != x.key[i]) continue;
-          uint32_t cb = y.guaranteed(j);
-          if (cb < 2 || cb * kWrapperSteadyShare < pb.n) break;
-          const Slot* s = slot_of(x.key[i] ^ salt);
-          k += s && s->frames_varied_content();
-          break;
-        }
-      }
-      return k;
-    };
-    return scan(pa.prefixes, pb.prefixes, kPrefixSalt) +
-           scan(pa.suffixes, pb.suffixes, kSuffixSalt);
+    int k = 0;
+    for (int i = 0; i < 4; ++i) {
+      if (!pa.reused_keys.count[i] || pa.reused_keys.guaranteed(i) < 2) continue;
+      const uint32_t cb = pb.reused_uses(pa.reused_keys.key[i]);
+      if (cb < 2 || cb * kWrapperSteadyShare < pb.n) continue;
+      const Slot* s = slot_of(pa.reused_keys.key[i]);
+      k += s && s->frames_varied_content();
+    }
+    return k;
   }
 
   static double capability_cosine(const Profile& a, const Profile& b) {
@@ -469,7 +458,8 @@ struct Engine::Impl {
     }
   }
 
-  // The `uses`-th use of template key `key` by account a: registered (links
+  // The `uses`-th use of template key `key` by account a (1: a first
+  // sighting, as far as Profile::reused_keys remembers): registered (links
   // checked) on uses 1, 2, 4 and 8, as the account's reuse builds up.
   void frame_key(uint32_t a, uint64_t key, uint32_t uses, const RecordFeatures& f) {
     if (uses == 1 || uses == 2 || uses == 4 || uses == 8) {
@@ -484,10 +474,14 @@ struct Engine::Impl {
     const Profile& p = accounts[a].profile;
     // Template keys: what they frame is sampled on an account's first
     // kWrapperSamples uses.
-    if (f.tmpl.prefix)
-      frame_key(a, f.tmpl.prefix ^ kPrefixSalt, p.prefixes.count_of(f.tmpl.prefix), f);
-    if (f.tmpl.suffix)
-      frame_key(a, f.tmpl.suffix ^ kSuffixSalt, p.suffixes.count_of(f.tmpl.suffix), f);
+    if (f.tmpl.prefix) {
+      const uint64_t key = f.tmpl.prefix ^ kPrefixKeySalt;
+      frame_key(a, key, std::max<uint32_t>(1, p.reused_uses(key)), f);
+    }
+    if (f.tmpl.suffix) {
+      const uint64_t key = f.tmpl.suffix ^ kSuffixKeySalt;
+      frame_key(a, key, std::max<uint32_t>(1, p.reused_uses(key)), f);
+    }
     if (f.ip_block && p.block_top.count_of(f.ip_block) == 1)
       register_key(a, f.ip_block ^ 0x13, f.ts);
     if (f.fingerprint && p.fp_top.count_of(f.fingerprint) == 1)

@@ -13,7 +13,7 @@
 // first_flagged records the first moment (record time, own exchange index).
 //
 // Thread-safety: none. One writer owns an Engine (the analyze loop, or the
-// assess stage's engine thread). Memory: about 1.5 KiB per account plus the
+// assess stage's engine thread). Memory: about 1.7 KiB per account plus the
 // fixed link index (EngineConfig::link_slots_log2).
 #pragma once
 

@@ -359,6 +359,26 @@ TEST(Engine, RotatingWrappersScoreAndFixedFormatsDoNot) {
   EXPECT_LT(compute_signals(rotating)[kSigFixedFrame], 0.1);
 }
 
+// An account whose genuine traffic brings a new opening on most prompts keeps
+// the few wrappers it reuses (a reseller's extraction half): the top-k of
+// openings is churned by the one-off ones, the reused-key sketch is not.
+TEST(Engine, ReusedWrappersSurviveOneOffOpenings) {
+  Profile p;
+  const uint64_t w1 = 0xa1, w2 = 0xb2;
+  for (int i = 0; i < 600; ++i) {
+    uint64_t prefix = i % 40 == 0 ? w1 : i % 40 == 20 ? w2 : 0x100000 + i;  // one-off otherwise
+    p.add(feat(i, Capability::kConversation, false, false, prefix));
+  }
+  EXPECT_GE(p.reused_uses(w1 ^ kPrefixKeySalt), 10u);
+  EXPECT_GE(p.reused_uses(w2 ^ kPrefixKeySalt), 10u);
+  EXPECT_EQ(p.reused_uses((0x100000 + 599) ^ kPrefixKeySalt), 0u);  // seen once
+  int kept = 0;
+  for (int i = 0; i < 6; ++i)
+    kept += p.prefixes.count[i] && (p.prefixes.key[i] == w1 || p.prefixes.key[i] == w2) &&
+            p.prefixes.guaranteed(i) >= 2;
+  EXPECT_EQ(kept, 0);  // why the sketch exists
+}
+
 // Split source: a group whose members never repeat each other's prompts and
 // ask for the same mix scores; members with unlike mixes, or a group asking
 // the same few items over and over (a benchmark rerun), do not.

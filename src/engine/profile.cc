@@ -14,7 +14,8 @@ void Profile::add(const RecordFeatures& f) {
   }
   last_ts = std::max(last_ts, f.ts);
   ++n;
-  if (f.account_created && (created == 0 || f.account_created < created)) created = f.account_created;
+  if (f.account_created && (created == 0 || f.account_created < created))
+    created = f.account_created;
   int64_t secs = f.ts / kNsPerSec;
   hour[static_cast<size_t>(((secs / 3600) % 24 + 24) % 24)]++;
   days.add(static_cast<uint64_t>(secs / 86400) * 0x9e3779b97f4a7c15ULL + 11);
@@ -50,6 +51,23 @@ void Profile::add(const RecordFeatures& f) {
   bare_rewrapped += reused && !f.multi_turn && !f.has_system;
   if (f.tmpl.prefix) prefixes.add(f.tmpl.prefix);
   if (f.tmpl.suffix) suffixes.add(f.tmpl.suffix);
+  auto sight = [this](uint64_t key) {
+    if (reused_keys.count_of(key)) {
+      reused_keys.add(key);
+      return;
+    }
+    const uint16_t h = static_cast<uint16_t>((key * 0x9e3779b97f4a7c15ULL) >> 48) | 1;
+    auto it = std::find(seen_once.begin(), seen_once.end(), h);
+    if (it != seen_once.end()) {
+      *it = 0;
+      reused_keys.add(key, 2);
+      return;
+    }
+    seen_once[seen_once_next] = h;
+    seen_once_next = static_cast<uint8_t>((seen_once_next + 1) % seen_once.size());
+  };
+  if (f.tmpl.prefix) sight(f.tmpl.prefix ^ kPrefixKeySalt);
+  if (f.tmpl.suffix) sight(f.tmpl.suffix ^ kSuffixKeySalt);
   if (f.system_hash) {
     systems.add(f.system_hash);
     system_top.add(f.system_hash);
@@ -105,11 +123,18 @@ void Profile::merge(const Profile& o) {
   models.merge(o.models);
   prefixes.merge(o.prefixes);
   suffixes.merge(o.suffixes);
+  reused_keys.merge(o.reused_keys);
   system_top.merge(o.system_top);
   block_top.merge(o.block_top);
   fp_top.merge(o.fp_top);
   model_top.merge(o.model_top);
   activity.merge(o.activity);
+}
+
+uint32_t Profile::reused_uses(uint64_t key) const {
+  for (int i = 0; i < 4; ++i)
+    if (reused_keys.count[i] && reused_keys.key[i] == key) return reused_keys.guaranteed(i);
+  return 0;
 }
 
 double Profile::template_share() const {
@@ -125,8 +150,11 @@ double Profile::top2_template_share() const {
     uint32_t a = 0, b = 0;
     for (int i = 0; i < 6; ++i) {
       uint32_t c = t.guaranteed(i);
-      if (c > a) { b = a; a = c; }
-      else if (c > b) b = c;
+      if (c > a) {
+        b = a;
+        a = c;
+      } else if (c > b)
+        b = c;
     }
     return a + b;
   };
