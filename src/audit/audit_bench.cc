@@ -13,9 +13,9 @@
 // `append` = the producers' cost of append() alone (timed around each call,
 // so it includes about one clock_gettime); `writer` = every other
 // thread of the process (the writer and the checkpointer, measured as the
-// process's CPU minus the producers' and the WAL sampler's); `batch` and
-// `idle` = the writer thread's CPU per write_batch() call and per idle() call
-// that checkpointed (p50/p99/max); `wal` = the -wal
+// process's CPU minus the producers' and the WAL sampler's); `batch` = the
+// writer thread's CPU per write_batch() call, a checkpoint included when one
+// is due (p50/p99/max); `wal` = the -wal
 // file's size, sampled every 100 ms (largest, at the end, and once a second);
 // and wall time.
 // Built, not run by ctest.
@@ -89,8 +89,8 @@ class CpuSamples {
   std::vector<double> us_;
 };
 
-// Forwards to the real sink, noting the writer thread's CPU per call: per
-// write_batch() and per idle() that did something (> 20 us: a checkpoint).
+// Forwards to the real sink, noting the writer thread's CPU per write_batch()
+// (which includes a WAL checkpoint when one is due).
 class TimedSink final : public AuditSink {
  public:
   explicit TimedSink(std::unique_ptr<AuditSink> inner) : inner_(std::move(inner)) {}
@@ -101,14 +101,8 @@ class TimedSink final : public AuditSink {
     records.fetch_add(batch.size());
     return st;
   }
-  void idle() override {
-    const double c0 = thread_cpu_s();
-    inner_->idle();
-    const double us = (thread_cpu_s() - c0) * 1e6;
-    if (us > 20) idles.add(us);
-  }
 
-  CpuSamples batches, idles;
+  CpuSamples batches;
   std::atomic<size_t> records{0};
 
  private:
@@ -236,7 +230,7 @@ int run(int argc, char** argv) {
   wal_max = std::max(wal_max, wal_bytes);
   const double per_batch = static_cast<double>(timed->records.load()) /
                            static_cast<double>(std::max<size_t>(1, timed->batches.count()));
-  const std::string batches = timed->batches.summary(), idles = timed->idles.summary();
+  const std::string batches = timed->batches.summary();
   log->reset();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   if (!st.ok()) {
@@ -253,7 +247,6 @@ int run(int argc, char** argv) {
   for (uintmax_t b : wal_per_s) std::printf(" %.1f", static_cast<double>(b) / 1e6);
   std::printf("\n");
   std::printf("batch   %s, %.1f records/batch\n", batches.c_str(), per_batch);
-  std::printf("idle    %s (idle() calls that checkpointed)\n", idles.c_str());
   std::printf("writer  %.0f ns CPU/record (all other threads: writer, checkpointer)\n",
               (cpu_total - producer_cpu.load() - sampler_cpu) / static_cast<double>(records) * 1e9);
   return 0;

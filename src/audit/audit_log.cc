@@ -123,15 +123,14 @@ class SqliteAuditSink final : public AuditSink {
                             "INSERT INTO audit_head(id, seq, hash) VALUES(1,?,?) "
                             "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"));
     // Our WAL hook replaces SQLite's auto-checkpoint on this connection:
-    // commits only note the WAL's size; idle() and after_commit() checkpoint.
+    // commits only note the WAL's size; after_commit() checkpoints.
     sqlite3_wal_hook(db_->handle(), &SqliteAuditSink::on_commit, this);
     DG_ASSIGN_OR_RETURN(SqliteStmt page_size, SqliteStmt::prepare(*db_, "PRAGMA page_size"));
     DG_ASSIGN_OR_RETURN(bool row, page_size.step());
     const int64_t page = row && page_size.col_int(0) > 0 ? page_size.col_int(0) : 4096;
     checkpoint_pages_ = std::max<int64_t>(1, options_.checkpoint_bytes / page);
-    max_wal_pages_ = std::max<int64_t>(1, options_.max_wal_bytes / page);
     DG_RETURN_IF_ERROR(
-        db_->exec("PRAGMA journal_size_limit=" + std::to_string(options_.max_wal_bytes)));
+        db_->exec("PRAGMA journal_size_limit=" + std::to_string(4 * options_.checkpoint_bytes)));
     return {};
   }
 
@@ -145,11 +144,6 @@ class SqliteAuditSink final : public AuditSink {
     }
     after_commit();
     return st;
-  }
-
-  // The short pass: the WAL is checkpointed once it holds checkpoint_bytes.
-  void idle() override {
-    if (wal_pages_ >= checkpoint_pages_) checkpoint();
   }
 
  private:
@@ -206,23 +200,18 @@ class SqliteAuditSink final : public AuditSink {
     return SQLITE_OK;
   }
 
-  // The hard bound: a WAL past max_wal_bytes is checkpointed at once, even
-  // with records waiting.
+  // A short PASSIVE checkpoint on the writer's connection once the WAL holds
+  // checkpoint_bytes, between transactions: nothing adds frames meanwhile
+  // (unless another process writes to the same file), so it copies every
+  // frame unless a reader pins some, and the next BEGIN restarts the WAL.
+  // BUSY = another connection is checkpointing; frames left are tried again
+  // after the next commit.
   void after_commit() {
-    if (wal_pages_ >= max_wal_pages_) checkpoint();
-  }
-
-  // A PASSIVE checkpoint on the writer's connection, between transactions:
-  // nothing adds frames meanwhile (unless another process writes to the same
-  // file), so it copies every frame unless a reader pins some, and the next
-  // BEGIN restarts the WAL. BUSY = another connection is checkpointing.
-  void checkpoint() {
+    if (wal_pages_ < checkpoint_pages_) return;
     int log = 0, done = 0;
     const int rc =
         sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) report_checkpoint_error(rc, db_->handle());
-    // Frames left (a reader, another writer): try again at the next idle().
-    wal_pages_ = rc == SQLITE_OK ? log - done : wal_pages_;
   }
 
   void report_checkpoint_error(int rc, sqlite3* db) {
@@ -241,10 +230,8 @@ class SqliteAuditSink final : public AuditSink {
   SqliteAuditSinkOptions options_;
   SqliteStmt begin_, commit_, rollback_, head_, insert_, set_head_;
   ChainHasher hasher_;
-  // Frames in the WAL not yet copied by our checkpoints, as of the last
-  // commit (set by the WAL hook) or checkpoint.
-  int64_t wal_pages_ = 0;
-  int64_t checkpoint_pages_ = 1, max_wal_pages_ = 1;  // the options, in this file's pages
+  int64_t wal_pages_ = 0;         // frames in the WAL after the last commit (the WAL hook)
+  int64_t checkpoint_pages_ = 1;  // checkpoint_bytes in this file's pages
   std::chrono::steady_clock::time_point last_ckpt_report_{};
 };
 
@@ -526,8 +513,6 @@ void AuditLog::run() {
       }
       done_cv_.notify_all();
     }
-    // Everything taken is committed: the sink's upkeep, before the next wait.
-    if (!list) sink_->idle();
   }
 }
 

@@ -11,9 +11,8 @@
 // lock: it links the record onto a lock-free list (one allocation, one
 // compare-and-swap) and returns. One writer thread ("dg-audit", nice +5)
 // takes the whole list at once and writes it in batches (one SQLite
-// transaction each, WAL); it checkpoints the WAL itself in short passes when
-// it has written everything it holds (see SqliteAuditSinkOptions). An append
-// wakes the
+// transaction each, WAL); it checkpoints the WAL itself in short passes
+// between transactions (see SqliteAuditSinkOptions). An append wakes the
 // writer (one futex system call) only when it sleeps for want of records, or
 // when a lingering batch is full. If a batch fails (disk full, I/O error,
 // locked database) the error is printed to stderr and counted, the records
@@ -75,11 +74,6 @@ class AuditSink {
  public:
   virtual ~AuditSink() = default;
   virtual Status write_batch(const std::vector<PendingEntry>& batch) = 0;
-  // Called on the writer thread when everything it had taken is committed
-  // (and waiting flush() calls are released), before it waits for more
-  // records: for upkeep that should not delay a commit. Errors are the
-  // sink's to report.
-  virtual void idle() {}
 };
 
 struct SqliteAuditSinkOptions {
@@ -93,21 +87,17 @@ struct SqliteAuditSinkOptions {
   // CPU per pass (two fsyncs) plus a few µs per page (audit_bench on a loaded
   // machine). SQLite's own auto-checkpoint runs one inside the commit that
   // crosses 1000 pages: an 8-10 ms CPU burst at 4 KB pages. Instead the
-  // writer runs a PASSIVE checkpoint in idle() once the WAL holds
-  // `checkpoint_bytes`: a ~2 ms pass between commits, about one large batch.
-  // It copies every frame (the writer is the only one adding frames, and it
-  // is not writing), so the next transaction restarts the WAL from its first
-  // frame and the -wal file stays at about checkpoint_bytes plus one batch.
-  // (Checkpoints on another thread race the next commit and, under steady
-  // load, kept the WAL from restarting: it grew by every record.) Readers
-  // that hold a snapshot (audit tail, the dashboard) can hold a restart back
-  // while they read.
+  // writer runs a PASSIVE checkpoint right after any commit that leaves
+  // `checkpoint_bytes` or more in the WAL: a ~2 ms pass, about one large
+  // batch. It copies every frame (the writer is the only one adding frames,
+  // and it is between transactions), so the next transaction restarts the WAL
+  // from its first frame and the -wal file stays under checkpoint_bytes plus
+  // one batch, however far behind the writer is. (Checkpoints on another
+  // thread race the next commit and, under steady load, kept the WAL from
+  // restarting: it grew by every record.) Readers that hold a snapshot
+  // (audit tail, the dashboard) can hold a restart back while they read;
+  // afterwards SQLite truncates a -wal file larger than 4 x checkpoint_bytes.
   int64_t checkpoint_bytes = int64_t{1} << 20;
-  // Past this size the writer checkpoints right after a commit, even with
-  // records waiting (a backlog larger than one batch never lets it go idle).
-  // Also the -wal file's size limit: after a restart SQLite truncates a
-  // larger file to this.
-  int64_t max_wal_bytes = int64_t{64} << 20;
 };
 
 // SQLite sink (WAL). The chain head is re-read inside each write transaction
