@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
+#include <tuple>
 
 #include "http/errors.h"
 
@@ -219,6 +221,10 @@ void Connection::arm_watch() {
 void Connection::on_watch_ready(const boost::system::error_code& ec) {
   constexpr size_t kMaxPipelined = 1 << 20;
   --watch_waits_;
+  if (reader_ && *reader_) {  // run() waits for the next request's bytes
+    (*reader_)(ec);           // empties *reader_ before it runs the handler
+    return;
+  }
   // Not watching: the next request arrived (or the client left); its read sees it.
   if (!watching_ || ec == net::error::operation_aborted) return;
   boost::system::error_code rec = ec;
@@ -257,8 +263,37 @@ net::awaitable<void> Connection::run() {
     parser.body_limit(opt.max_body_bytes);
     idle_ = true;
     timeout_.begin(opt.keepalive_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNothrow);
-    (void)n;
+    // The head, read and parsed here rather than by an async read: bytes that
+    // are there are taken at once (no completion posted, no turn of the event
+    // loop), and while the client watch's wait is pending the socket is not
+    // tried (it has nothing: the wait completes when bytes arrive).
+    boost::system::error_code ec;
+    while (!parser.is_header_done()) {
+      if (buffer_.size() > 0) {
+        buffer_.consume(parser.put(buffer_.data(), ec));
+        if (ec != bhttp::error::need_more) break;  // the head, or an error
+        ec = {};
+      }
+      if (watch_waits_ == 0) {
+        const size_t room = std::max<size_t>(512, buffer_.capacity() - buffer_.size());
+        const size_t got = stream_.socket().read_some(buffer_.prepare(room), ec);
+        if (!ec) {
+          buffer_.commit(got);
+          continue;
+        }
+        if (ec != net::error::would_block && ec != net::error::try_again) break;
+      }
+      std::tie(ec) =
+          co_await net::async_initiate<decltype(kNothrow), void(boost::system::error_code)>(
+              [this](auto handler) {
+                reader_.emplace(std::move(handler));
+                if (watch_waits_ == 0) arm_watch();
+              },
+              kNothrow);
+      if (ec) break;
+    }
+    if (ec == net::error::eof)
+      ec = parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
     timeout_.end();
     idle_ = false;
     bool too_large = false;

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -39,6 +40,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -145,6 +147,10 @@ class Connection {
   int watch_waits_ = 0;  // watch waits not yet completed (0 or 1; run() outlives them)
   void (*watch_on_gone_)(void*) = nullptr;
   void* watch_arg_ = nullptr;
+  // run() waiting for a request's bytes: the same readiness wait serves it.
+  // (emplace, not assignment: Boost 1.81's any_completion_handler move
+  // assignment wraps the handler in itself.)
+  std::optional<net::any_completion_handler<void(boost::system::error_code)>> reader_;
 };
 
 // Handles requests; implemented by the gateway. Thread-safe (called on every
