@@ -114,14 +114,21 @@ grep -q '"code":"blocked_by_policy"' "$DG_TMP/resp.raw" || fail "no reason code:
 echo "ok: block -> 403 blocked_by_policy"
 
 for _ in $(seq 1 100); do [ "$(grep -c '"account":"traced"' "$DG_TMP/audit.jsonl" 2>/dev/null || echo 0)" -ge 4 ] && break; sleep 0.05; done
-python3 - "$DG_TMP/audit.jsonl" <<'PY'
+python3 - "$DG_TMP/audit.jsonl" "$DG_TMP/case.json" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 acts = {(r["account"], r.get("action")) for r in recs}
 assert ("traced", "trace") in acts and ("normal", "allow") in acts and ("blocked", "block") in acts, acts
 assert any(n.get("stage") == "policy" for r in recs if r["account"] == "traced" for n in r.get("notes", [])), "no policy note"
+# The record keeps what the client received (watermarked, canary included), streamed or not.
+expected = json.load(open(sys.argv[2]))["expected"]
+traced = [r for r in recs if r["account"] == "traced" and r["request"].get("model") == "teacher-1"]
+assert len(traced) == 2, [r["request"] for r in traced]
+for r in traced:
+    got = r["response"]["choices"][0]["message"]["content"]
+    assert got == expected, (r["request"].get("stream"), got[-200:], expected[-200:])
 PY
-echo "ok: records carry the action and the policy's reason"
+echo "ok: records carry the action, the policy's reason and the text sent (body and stream)"
 
 # Evidence bundle from the live audit log, checked with standard tools only.
 # (The JSONL mirror is written after the SQLite commit, so the records are in; the canary

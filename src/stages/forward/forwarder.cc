@@ -177,9 +177,10 @@ class Capture {
     }
   }
 
-  // One SSE event's data; `parsed` when someone already parsed it.
+  // One SSE event's data, or `parsed` (then `data` is not read) when someone
+  // already parsed it.
   void on_event_data(std::string_view data, const json::object* parsed) {
-    if (data.empty() || data == "[DONE]") return;
+    if (!parsed && (data.empty() || data == "[DONE]")) return;
     json::value holder;
     if (!parsed) {
       bool has_usage = data.find("\"usage\"") != std::string_view::npos &&
@@ -490,6 +491,20 @@ net::awaitable<void> proxy(Exchange& x) {
     co_await relay_body(x, std::move(uc), *p, ctype);
 }
 
+// Records what the transforms sent the client, not what the upstream sent:
+// the chunk after the transforms when it took the tree path (`parsed`), else
+// every event in `sent` (the text path's rewritten event, chunks a transform
+// flushed at the end of the stream, or an event passed through unchanged).
+void capture_sent(Exchange& x, std::string_view sent, const json::object* parsed,
+                  std::string& scratch) {
+  if (parsed) {
+    x.capture.on_event_data({}, parsed);
+    return;
+  }
+  for (std::string_view ev = http::next_event(&sent); !ev.empty(); ev = http::next_event(&sent))
+    x.capture.on_event_data(http::event_data(ev, scratch), nullptr);
+}
+
 net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
                                   ResponseParser& p) {
   ExchangeContext& ctx = x.ctx;
@@ -530,8 +545,9 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
           for (std::string_view ev = http::next_event(&rest); !ev.empty();
                ev = http::next_event(&rest)) {
             const json::object* parsed = nullptr;
+            const size_t at = out.size();
             tr->process_event(ev, out, &parsed);
-            x.capture.on_event_data(http::event_data(ev, scratch), parsed);
+            capture_sent(x, std::string_view(out).substr(at), parsed, scratch);
           }
           relay = out;
         } else {
@@ -562,7 +578,10 @@ net::awaitable<void> relay_stream(Exchange& x, std::unique_ptr<UpstreamConn> uc,
   }
   x.current = nullptr;
   out.clear();
-  if (tr && !tr->ended()) tr->finish(out);
+  if (tr && !tr->ended()) {
+    tr->finish(out);
+    capture_sent(x, out, nullptr, scratch);
+  }
   if (failed) {
     ctx.upstream_failed = true;
     ctx.upstream_error = reason;
@@ -627,8 +646,8 @@ net::awaitable<void> relay_body(Exchange& x, std::unique_ptr<UpstreamConn> uc, R
       error_code ec;
       json::value v = json::parse(body, ec);
       if (!ec && v.is_object()) {
-        x.capture.on_body(v.get_object());
         pipeline::apply_body_transforms(ctx, v.get_object());
+        x.capture.on_body(v.get_object());  // what the client gets
         edited = json::serialize(v);
         body = edited;
       }
