@@ -4,13 +4,13 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
-#include <cstdint>
-#include <utility>
-#include <vector>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <utility>
+#include <vector>
 
 namespace dg {
 namespace json = boost::json;
@@ -33,8 +33,6 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
-
-
 
 // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
 void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
@@ -92,11 +90,11 @@ std::string format_rfc3339(TimeNs t) {
 Result<TimeNs> parse_rfc3339(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.fff...](Z|±hh:mm)
   int y, mo, d, h, mi, se;
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      s[13] != ':' || s[16] != ':' || !parse_int(s, 0, 4, &y) || !parse_int(s, 5, 2, &mo) ||
-      !parse_int(s, 8, 2, &d) || !parse_int(s, 11, 2, &h) || !parse_int(s, 14, 2, &mi) ||
-      !parse_int(s, 17, 2, &se) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      se > 60) {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' ||
+      !parse_int(s, 0, 4, &y) || !parse_int(s, 5, 2, &mo) || !parse_int(s, 8, 2, &d) ||
+      !parse_int(s, 11, 2, &h) || !parse_int(s, 14, 2, &mi) || !parse_int(s, 17, 2, &se) ||
+      mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
     return invalid_argument("not an RFC 3339 time: '" + std::string(s) + "'");
   }
   size_t pos = 19;
@@ -133,8 +131,21 @@ Result<TimeNs> parse_rfc3339(std::string_view s) {
 namespace {
 
 enum class Field : uint8_t {
-  kNone, kTs, kAccount, kKeyId, kIp, kUserAgent, kHeadersFp, kAccountCreated, kEndpoint,
-  kRequest, kResponse, kStatus, kLatency, kAction, kExtra,
+  kNone,
+  kTs,
+  kAccount,
+  kKeyId,
+  kIp,
+  kUserAgent,
+  kHeadersFp,
+  kAccountCreated,
+  kEndpoint,
+  kRequest,
+  kResponse,
+  kStatus,
+  kLatency,
+  kAction,
+  kExtra,
 };
 
 Field field_of(std::string_view k) {
@@ -160,20 +171,34 @@ Field field_of(std::string_view k) {
 
 const char* field_name(Field f) {
   switch (f) {
-    case Field::kTs: return "ts";
-    case Field::kAccount: return "account";
-    case Field::kKeyId: return "key_id";
-    case Field::kIp: return "ip";
-    case Field::kUserAgent: return "user_agent";
-    case Field::kHeadersFp: return "headers_fp";
-    case Field::kAccountCreated: return "account_created";
-    case Field::kEndpoint: return "endpoint";
-    case Field::kRequest: return "request";
-    case Field::kResponse: return "response";
-    case Field::kStatus: return "status";
-    case Field::kLatency: return "latency_ms";
-    case Field::kAction: return "action";
-    default: return "?";
+    case Field::kTs:
+      return "ts";
+    case Field::kAccount:
+      return "account";
+    case Field::kKeyId:
+      return "key_id";
+    case Field::kIp:
+      return "ip";
+    case Field::kUserAgent:
+      return "user_agent";
+    case Field::kHeadersFp:
+      return "headers_fp";
+    case Field::kAccountCreated:
+      return "account_created";
+    case Field::kEndpoint:
+      return "endpoint";
+    case Field::kRequest:
+      return "request";
+    case Field::kResponse:
+      return "response";
+    case Field::kStatus:
+      return "status";
+    case Field::kLatency:
+      return "latency_ms";
+    case Field::kAction:
+      return "action";
+    default:
+      return "?";
   }
 }
 
@@ -294,9 +319,15 @@ struct Handler {
     capturing = false;
     json::value v = st.release();
     switch (field) {
-      case Field::kRequest: rec->request = std::move(v.get_object()); break;
-      case Field::kResponse: rec->response.emplace(std::move(v.get_object())); break;
-      default: rec->extra.insert_or_assign(extra_key, std::move(v)); break;
+      case Field::kRequest:
+        rec->request = std::move(v.get_object());
+        break;
+      case Field::kResponse:
+        rec->response.emplace(std::move(v.get_object()));
+        break;
+      default:
+        rec->extra.insert_or_assign(extra_key, std::move(v));
+        break;
     }
     field = Field::kNone;
   }
@@ -329,7 +360,8 @@ struct Handler {
         Tag parent = tags.empty() ? Tag::kOther : tags.back();
         Tag t = next_tag;
         if (parent == Tag::kChoices) t = Tag::kChoice;
-        if (is_object ? t == Tag::kChoices : t != Tag::kChoices) t = Tag::kOther;  // only `choices` is an array
+        if (is_object ? t == Tag::kChoices : t != Tag::kChoices)
+          t = Tag::kOther;  // only `choices` is an array
         next_tag = Tag::kOther;
         counts.push_back(0);
         tags.push_back(t);
@@ -350,8 +382,10 @@ struct Handler {
     uint32_t n = counts.back();
     counts.pop_back();
     tags.pop_back();
-    if (is_object) st.push_object(n);
-    else st.push_array(n);
+    if (is_object)
+      st.push_object(n);
+    else
+      st.push_array(n);
     if (counts.empty()) end_capture();
     return true;
   }
@@ -412,22 +446,29 @@ struct Handler {
             if (k == "choices") next_tag = Tag::kChoices;
             break;
           case Tag::kChoice:
-            if (k == "text" || k == "logprobs") drop = true;
-            else if (k == "message" || k == "delta") next_tag = Tag::kMessage;
+            if (k == "text" || k == "logprobs")
+              drop = true;
+            else if (k == "message" || k == "delta")
+              next_tag = Tag::kMessage;
             break;
           case Tag::kMessage:
             drop = k == "content" || k == "reasoning_content" || k == "reasoning";
             break;
-          default: break;
+          default:
+            break;
         }
       }
-      if (drop) skip_next = true;
-      else st.push_key(k);
+      if (drop)
+        skip_next = true;
+      else
+        st.push_key(k);
     } else {
       field = field_of(k);
       if (field == Field::kExtra) {
-        if (opt.keep_extra) extra_key.assign(k);
-        else skip_next = true;
+        if (opt.keep_extra)
+          extra_key.assign(k);
+        else
+          skip_next = true;
       }
     }
     key.clear();
@@ -436,16 +477,26 @@ struct Handler {
 
   std::string* string_dest() {
     switch (field) {
-      case Field::kTs: return &ts_text;
-      case Field::kAccount: return &rec->account;
-      case Field::kKeyId: return &rec->key_id;
-      case Field::kIp: return &rec->ip;
-      case Field::kUserAgent: return &rec->user_agent;
-      case Field::kHeadersFp: return &rec->headers_fp;
-      case Field::kAccountCreated: return &created_text;
-      case Field::kEndpoint: return &rec->endpoint;
-      case Field::kAction: return &rec->action;
-      default: return nullptr;
+      case Field::kTs:
+        return &ts_text;
+      case Field::kAccount:
+        return &rec->account;
+      case Field::kKeyId:
+        return &rec->key_id;
+      case Field::kIp:
+        return &rec->ip;
+      case Field::kUserAgent:
+        return &rec->user_agent;
+      case Field::kHeadersFp:
+        return &rec->headers_fp;
+      case Field::kAccountCreated:
+        return &created_text;
+      case Field::kEndpoint:
+        return &rec->endpoint;
+      case Field::kAction:
+        return &rec->action;
+      default:
+        return nullptr;
     }
   }
 
@@ -473,8 +524,10 @@ struct Handler {
       if (!string_start(&string_route, ec)) return false;
       in_string = true;
     }
-    if (string_route == Route::kCapture) st.push_chars(s);
-    else if (string_route == Route::kTop) dest->append(s.data(), s.size());
+    if (string_route == Route::kCapture)
+      st.push_chars(s);
+    else if (string_route == Route::kTop)
+      dest->append(s.data(), s.size());
     return true;
   }
   bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
@@ -524,44 +577,62 @@ struct Handler {
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, json::error_code& ec) {
-    return scalar(ec, [&] { st.push_int64(i); }, [&](json::error_code& e) { return set_status(i, e); });
+    return scalar(
+        ec, [&] { st.push_int64(i); }, [&](json::error_code& e) { return set_status(i, e); });
   }
   bool on_uint64(uint64_t u, json::string_view, json::error_code& ec) {
-    return scalar(ec, [&] { st.push_uint64(u); }, [&](json::error_code& e) {
-      if (field == Field::kLatency) {
-        rec->latency_ms = static_cast<double>(u);
-        return true;
-      }
-      if (field != Field::kStatus) return wrong_type(e);
-      return fail(e, "field 'status' is out of range");
-    });
+    return scalar(
+        ec, [&] { st.push_uint64(u); },
+        [&](json::error_code& e) {
+          if (field == Field::kLatency) {
+            rec->latency_ms = static_cast<double>(u);
+            return true;
+          }
+          if (field != Field::kStatus) return wrong_type(e);
+          return fail(e, "field 'status' is out of range");
+        });
   }
   bool on_double(double d, json::string_view, json::error_code& ec) {
-    return scalar(ec, [&] { st.push_double(d); }, [&](json::error_code& e) {
-      if (field != Field::kLatency) return wrong_type(e);
-      rec->latency_ms = d;
-      return true;
-    });
+    return scalar(
+        ec, [&] { st.push_double(d); },
+        [&](json::error_code& e) {
+          if (field != Field::kLatency) return wrong_type(e);
+          rec->latency_ms = d;
+          return true;
+        });
   }
   bool on_bool(bool b, json::error_code& ec) {
-    return scalar(ec, [&] { st.push_bool(b); }, [&](json::error_code& e) { return wrong_type(e); });
+    return scalar(
+        ec, [&] { st.push_bool(b); }, [&](json::error_code& e) { return wrong_type(e); });
   }
   bool on_null(json::error_code& ec) {
-    return scalar(ec, [&] { st.push_null(); }, [&](json::error_code& e) {
-      // null is "absent" for every field but `request`.
-      if (field == Field::kRequest) return wrong_type(e);
-      unmark(field);
-      switch (field) {
-        case Field::kResponse: rec->response.reset(); break;
-        case Field::kStatus: rec->status.reset(); break;
-        case Field::kLatency: rec->latency_ms.reset(); break;
-        case Field::kAccountCreated: rec->account_created.reset(); break;
-        case Field::kTs: rec->ts = 0; break;
-        default:
-          if (std::string* d = string_dest()) d->clear();
-      }
-      return true;
-    });
+    return scalar(
+        ec, [&] { st.push_null(); },
+        [&](json::error_code& e) {
+          // null is "absent" for every field but `request`.
+          if (field == Field::kRequest) return wrong_type(e);
+          unmark(field);
+          switch (field) {
+            case Field::kResponse:
+              rec->response.reset();
+              break;
+            case Field::kStatus:
+              rec->status.reset();
+              break;
+            case Field::kLatency:
+              rec->latency_ms.reset();
+              break;
+            case Field::kAccountCreated:
+              rec->account_created.reset();
+              break;
+            case Field::kTs:
+              rec->ts = 0;
+              break;
+            default:
+              if (std::string* d = string_dest()) d->clear();
+          }
+          return true;
+        });
   }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
@@ -593,11 +664,14 @@ Status ExchangeRecordParser::parse(std::string_view line, ExchangeRecord& out) {
   }
   if (!h.error.empty()) return invalid_argument(h.error);
   if (ec) return invalid_argument("not JSON: " + ec.message());
-  if (n != line.size()) return invalid_argument("not JSON: " + json::make_error_code(json::error::extra_data).message());
+  if (n != line.size())
+    return invalid_argument("not JSON: " +
+                            json::make_error_code(json::error::extra_data).message());
   return Status();
 }
 
-Result<ExchangeRecord> parse_exchange_record(std::string_view line, const ExchangeParseOptions& options) {
+Result<ExchangeRecord> parse_exchange_record(std::string_view line,
+                                             const ExchangeParseOptions& options) {
   ExchangeRecordParser parser(options);
   ExchangeRecord r;
   DG_RETURN_IF_ERROR(parser.parse(line, r));

@@ -1,11 +1,11 @@
+#include "distillguard/exchange_record.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
 #include <string>
 #include <utility>
-
-#include "distillguard/exchange_record.h"
 
 namespace dg {
 namespace {
@@ -59,10 +59,12 @@ TEST(ExchangeRecord, KeepsUnknownFields) {
 }
 
 TEST(ExchangeRecord, ErrorsNameTheField) {
-  auto missing = parse_exchange_record(R"({"ts":"2026-02-01T12:00:00Z","endpoint":"/x","request":{}})");
+  auto missing =
+      parse_exchange_record(R"({"ts":"2026-02-01T12:00:00Z","endpoint":"/x","request":{}})");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("'account'"), std::string::npos);
-  auto bad_ts = parse_exchange_record(R"({"ts":"yesterday","account":"a","endpoint":"/x","request":{}})");
+  auto bad_ts =
+      parse_exchange_record(R"({"ts":"yesterday","account":"a","endpoint":"/x","request":{}})");
   ASSERT_FALSE(bad_ts.ok());
   EXPECT_NE(bad_ts.status().message().find("'ts'"), std::string::npos);
   EXPECT_FALSE(parse_exchange_record("{not json").ok());
@@ -81,10 +83,13 @@ TEST(ExchangeRecord, KeepsEverythingByDefault) {
 TEST(ExchangeRecord, DropsGeneratedTextWhenAsked) {
   auto r = parse_exchange_record(kWithText, {.keep_response_text = false});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
-  EXPECT_EQ(boost::json::value(*r->response),
-            boost::json::parse(R"({"id":"r1","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","tool_calls":[]}},{"index":1,"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}})"));
+  EXPECT_EQ(
+      boost::json::value(*r->response),
+      boost::json::parse(
+          R"({"id":"r1","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","tool_calls":[]}},{"index":1,"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}})"));
   // The request (what the engine reads) and the unknown field are untouched.
-  EXPECT_EQ(boost::json::value(r->request), boost::json::parse(R"({"messages":[{"role":"user","content":"hi"}],"logprobs":true})"));
+  EXPECT_EQ(boost::json::value(r->request),
+            boost::json::parse(R"({"messages":[{"role":"user","content":"hi"}],"logprobs":true})"));
   EXPECT_EQ(r->extra.at("vendor"), boost::json::parse(R"({"x":[1,{"y":null}]})"));
 }
 
@@ -94,10 +99,11 @@ TEST(ExchangeRecord, DropsUnknownFieldsWhenAsked) {
   EXPECT_TRUE(r->extra.empty());
   EXPECT_EQ(*r->status, 200);
   // Dropped fields are still checked as JSON.
-  EXPECT_FALSE(parse_exchange_record(
-                   R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{},"vendor":[1,}])",
-                   {.keep_extra = false})
-                   .ok());
+  EXPECT_FALSE(
+      parse_exchange_record(
+          R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{},"vendor":[1,}])",
+          {.keep_extra = false})
+          .ok());
 }
 
 TEST(ExchangeRecordParser, ReuseResetsEveryField) {
@@ -105,20 +111,29 @@ TEST(ExchangeRecordParser, ReuseResetsEveryField) {
   ExchangeRecord r;
   ASSERT_TRUE(p.parse(kSpecExample, r).ok());
   EXPECT_EQ(r.ip, "198.51.100.23");
-  EXPECT_FALSE(p.parse(R"({"ts":"2026-02-01T12:00:00Z","account":"b","endpoint":"/x","request":{"prompt":)", r).ok());
-  ASSERT_TRUE(p.parse(R"({"ts":"2026-02-01T12:00:01Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})", r)
-                  .ok());
+  EXPECT_FALSE(
+      p.parse(R"({"ts":"2026-02-01T12:00:00Z","account":"b","endpoint":"/x","request":{"prompt":)",
+              r)
+          .ok());
+  ASSERT_TRUE(
+      p.parse(
+           R"({"ts":"2026-02-01T12:00:01Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})",
+           r)
+          .ok());
   EXPECT_EQ(r.account, "b");
   EXPECT_TRUE(r.ip.empty());
   EXPECT_TRUE(r.key_id.empty());
   EXPECT_FALSE(r.response.has_value());
   EXPECT_FALSE(r.status.has_value());
   EXPECT_FALSE(r.latency_ms.has_value());
-  EXPECT_EQ(to_json_line(r), R"({"ts":"2026-02-01T12:00:01.000Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})");
+  EXPECT_EQ(
+      to_json_line(r),
+      R"({"ts":"2026-02-01T12:00:01.000Z","account":"b","endpoint":"/v1/completions","request":{"prompt":"p"}})");
 }
 
 TEST(ExchangeRecord, RejectsMalformedFieldsNamingThem) {
-  const std::string head = R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{})";
+  const std::string head =
+      R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":{})";
   const std::pair<std::string, std::string> cases[] = {
       {head + R"(,"status":200.5})", "'status' must be an integer"},
       {head + R"(,"status":"200"})", "'status' must be an integer"},
@@ -129,12 +144,18 @@ TEST(ExchangeRecord, RejectsMalformedFieldsNamingThem) {
       {head + R"(,"ip":7})", "'ip' must be a string"},
       {head + R"(,"user_agent":{"a":1}})", "'user_agent' must be a string"},
       {head + R"(,"account_created":"monday"})", "'account_created'"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":null})", "'request' must be an object"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":[1]})", "'request' must be an object"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x"})", "missing required field 'request'"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","request":{}})", "missing required field 'endpoint'"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":null,"endpoint":"/x","request":{}})", "missing required field 'account'"},
-      {R"({"ts":"2026-02-01T12:00:00Z","account":"","endpoint":"/x","request":{}})", "'account' is empty"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":null})",
+       "'request' must be an object"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x","request":[1]})",
+       "'request' must be an object"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","endpoint":"/x"})",
+       "missing required field 'request'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"a","request":{}})",
+       "missing required field 'endpoint'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":null,"endpoint":"/x","request":{}})",
+       "missing required field 'account'"},
+      {R"({"ts":"2026-02-01T12:00:00Z","account":"","endpoint":"/x","request":{}})",
+       "'account' is empty"},
       {R"({"ts":1769947200,"account":"a","endpoint":"/x","request":{}})", "'ts' must be a string"},
       {R"({"account":"a","endpoint":"/x","request":{}})", "missing required field 'ts'"},
       {head + "} x", "not JSON"},
@@ -146,15 +167,18 @@ TEST(ExchangeRecord, RejectsMalformedFieldsNamingThem) {
   for (const auto& [line, want] : cases) {
     auto r = parse_exchange_record(line);
     ASSERT_FALSE(r.ok()) << line;
-    EXPECT_NE(r.status().message().find(want), std::string::npos) << line << " -> " << r.status().message();
+    EXPECT_NE(r.status().message().find(want), std::string::npos)
+        << line << " -> " << r.status().message();
   }
 }
 
 TEST(ExchangeRecord, AcceptsEquivalentSpellings) {
   // Whitespace, escaped keys and values, null optional fields, a repeated key (the last wins).
   auto r = parse_exchange_record(
-      " {\"ts\" : \"2026-02-01T12:00:00Z\", \"acc\\u006funt\":\"x\", \"account\":\"a\\u00e9\\\"b\", "
-      "\"endpoint\":\"/x\",\"request\":{ },\"ip\":null,\"status\":null,\"response\":null,\"latency_ms\":3} \n");
+      " {\"ts\" : \"2026-02-01T12:00:00Z\", \"acc\\u006funt\":\"x\", "
+      "\"account\":\"a\\u00e9\\\"b\", "
+      "\"endpoint\":\"/x\",\"request\":{ "
+      "},\"ip\":null,\"status\":null,\"response\":null,\"latency_ms\":3} \n");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->account, "a\u00e9\"b");
   EXPECT_TRUE(r->ip.empty());
@@ -171,8 +195,10 @@ TEST(ExchangeRecord, LongEscapedStringsArriveWhole) {
     esc += "ab\\n";
     plain += "ab\n";
   }
-  std::string line = R"({"ts":"2026-02-01T12:00:00Z","account":")" + esc + R"(","endpoint":"/x","request":{"prompt":")" + esc +
-                     R"("},"response":{"choices":[{"text":")" + esc + R"(","finish_reason":"stop"}]},"note":")" + esc + R"("})";
+  std::string line = R"({"ts":"2026-02-01T12:00:00Z","account":")" + esc +
+                     R"(","endpoint":"/x","request":{"prompt":")" + esc +
+                     R"("},"response":{"choices":[{"text":")" + esc +
+                     R"(","finish_reason":"stop"}]},"note":")" + esc + R"("})";
   for (bool lean : {false, true}) {
     auto r = parse_exchange_record(line, {.keep_response_text = !lean, .keep_extra = !lean});
     ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -189,9 +215,10 @@ TEST(ExchangeRecord, LongEscapedStringsArriveWhole) {
 
 TEST(Rfc3339, FormatMatchesParseAcrossYears) {
   // Days around leap years, century rules and the epoch, each with a fraction.
-  for (const char* t : {"1970-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2000-02-29T12:34:56.789Z",
-                        "2024-02-29T00:00:00.001Z", "2026-11-26T16:59:07.042Z", "2100-03-01T05:06:07.080Z",
-                        "1969-12-31T23:59:59.500Z"}) {
+  for (const char* t :
+       {"1970-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2000-02-29T12:34:56.789Z",
+        "2024-02-29T00:00:00.001Z", "2026-11-26T16:59:07.042Z", "2100-03-01T05:06:07.080Z",
+        "1969-12-31T23:59:59.500Z"}) {
     auto parsed = parse_rfc3339(t);
     ASSERT_TRUE(parsed.ok()) << t;
     EXPECT_EQ(format_rfc3339(*parsed), t);
