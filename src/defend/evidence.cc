@@ -1,13 +1,14 @@
 #include "defend/evidence.h"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <set>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include "audit/audit_log.h"
 #include "common/hash.h"
@@ -74,28 +75,6 @@ Status write_file(const fs::path& p, const std::string& data) {
 
 std::string day_of(TimeNs t) { return format_rfc3339(t).substr(0, 10); }
 
-// Response text of a record (response.choices[].message.content or summary content).
-std::string response_text(const json::object& rec) {
-  std::string out;
-  const auto* r = rec.if_contains("response");
-  if (!r || !r->is_object()) return out;
-  const auto* ch = r->as_object().if_contains("choices");
-  if (!ch || !ch->is_array()) return out;
-  for (const auto& c : ch->as_array()) {
-    if (!c.is_object()) continue;
-    const auto& o = c.as_object();
-    if (const auto* m = o.if_contains("message"); m && m->is_object()) {
-      if (const auto* t = m->as_object().if_contains("content"); t && t->is_string()) out += t->as_string().c_str();
-    } else if (const auto* t = o.if_contains("content"); t && t->is_string()) {
-      out += t->as_string().c_str();
-    } else if (const auto* t2 = o.if_contains("text"); t2 && t2->is_string()) {
-      out += t2->as_string().c_str();
-    }
-    out += "\n\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<ClusterMembers> find_cluster(const std::string& audit_db, std::string_view wanted,
@@ -119,13 +98,17 @@ Result<ClusterMembers> find_cluster(const std::string& audit_db, std::string_vie
     for (const auto& a : rep.accounts)
       if (a.account == wanted) acct = &a;
     if (!acct) {
-      return not_found(fmt::format("no cluster '{}' and no account of that name in the audit log ({} records, {} clusters)",
-                                   wanted, m.records, rep.clusters.size()));
+      return not_found(fmt::format(
+          "no cluster '{}' and no account of that name in the audit log ({} records, {} clusters)",
+          wanted, m.records, rep.clusters.size()));
     }
-    if (acct->cluster.empty()) return not_found(fmt::format("account '{}' is in no cluster", wanted));
+    if (acct->cluster.empty())
+      return not_found(fmt::format("account '{}' is in no cluster", wanted));
     for (const auto& c : rep.clusters)
       if (c.id == acct->cluster) found = &c;
-    if (!found) return internal_error("cluster " + acct->cluster + " of " + std::string(wanted) + " not in the report");
+    if (!found)
+      return internal_error("cluster " + acct->cluster + " of " + std::string(wanted) +
+                            " not in the report");
   }
   m.id = found->id;
   m.accounts = found->accounts;
@@ -156,7 +139,8 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
   // Ranges of chain rows to include.
   std::vector<std::pair<int64_t, int64_t>> ranges;
   for (const auto& e : mine) {
-    const int64_t lo = std::max<int64_t>(1, e.seq - opt.context), hi = std::min(head_seq, e.seq + opt.context);
+    const int64_t lo = std::max<int64_t>(1, e.seq - opt.context),
+                  hi = std::min(head_seq, e.seq + opt.context);
     if (!ranges.empty() && lo <= ranges.back().second + 1) {
       ranges.back().second = std::max(ranges.back().second, hi);
     } else {
@@ -169,7 +153,8 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
     while (ri < ranges.size() && e.seq > ranges[ri].second) ++ri;
     if (ri == ranges.size()) return false;
     if (e.seq >= ranges[ri].first) {
-      chain += fmt::format("{}\t{}\t{}\t{}\n", e.seq, e.prev_hash, e.hash, subject.count(e.account) ? 1 : 0);
+      chain += fmt::format("{}\t{}\t{}\t{}\n", e.seq, e.prev_hash, e.hash,
+                           subject.count(e.account) ? 1 : 0);
       ++sum.chain_rows;
     }
     return true;
@@ -182,40 +167,55 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
   std::map<std::string, std::string> received;  // account -> concatenated responses
   TimeNs first = 0, last = 0;
   for (const auto& e : mine) {
-    entries += json::serialize(json::object{{"seq", e.seq}, {"ts", format_rfc3339(e.ts)}, {"account", e.account},
-                                            {"prev_hash", e.prev_hash}, {"hash", e.hash}, {"line", e.line}}) +
+    entries += json::serialize(json::object{{"seq", e.seq},
+                                            {"ts", format_rfc3339(e.ts)},
+                                            {"account", e.account},
+                                            {"prev_hash", e.prev_hash},
+                                            {"hash", e.hash},
+                                            {"line", e.line}}) +
                "\n";
     boost::system::error_code jec;
     auto v = json::parse(e.line, jec);
     json::object rec = (!jec && v.is_object()) ? v.as_object() : json::object{};
-    const std::string action = rec.contains("action") && rec["action"].is_string() ? rec["action"].as_string().c_str() : "allow";
-    json::object d{{"seq", e.seq}, {"ts", format_rfc3339(e.ts)}, {"account", e.account}, {"action", action}};
+    const std::string action = rec.contains("action") && rec["action"].is_string()
+                                   ? rec["action"].as_string().c_str()
+                                   : "allow";
+    json::object d{
+        {"seq", e.seq}, {"ts", format_rfc3339(e.ts)}, {"account", e.account}, {"action", action}};
     if (rec.contains("status")) d["status"] = rec["status"];
     if (rec.contains("endpoint")) d["endpoint"] = rec["endpoint"];
     if (rec.contains("notes")) d["reasons"] = rec["notes"];
     decisions += json::serialize(d) + "\n";
     per_day[day_of(e.ts)][action]++;
     if (last_action[e.account] != action) {
-      timeline_changes += fmt::format("| {} | {} | {} → {} | seq {} |\n", format_rfc3339(e.ts), e.account,
-                                      last_action[e.account].empty() ? "(first)" : last_action[e.account], action, e.seq);
+      timeline_changes += fmt::format(
+          "| {} | {} | {} → {} | seq {} |\n", format_rfc3339(e.ts), e.account,
+          last_action[e.account].empty() ? "(first)" : last_action[e.account], action, e.seq);
       last_action[e.account] = action;
     }
-    received[e.account] += response_text(rec);
+    if (std::string t = record_response_text(rec); !t.empty()) {
+      std::string& all = received[e.account];
+      all += t;
+      all += "\n\n";
+    }
     if (first == 0) first = e.ts;
     last = e.ts;
   }
   sum.entries = static_cast<int64_t>(mine.size());
 
-  std::string timeline = fmt::format("# Timeline — {}\n\nAccounts: {}\n\nExchanges: {}  first: {}  last: {}\n\n",
-                                     opt.subject, fmt::join(opt.accounts, ", "), mine.size(),
-                                     first ? format_rfc3339(first) : "-", last ? format_rfc3339(last) : "-");
+  std::string timeline =
+      fmt::format("# Timeline — {}\n\nAccounts: {}\n\nExchanges: {}  first: {}  last: {}\n\n",
+                  opt.subject, fmt::join(opt.accounts, ", "), mine.size(),
+                  first ? format_rfc3339(first) : "-", last ? format_rfc3339(last) : "-");
   timeline += "## Exchanges per day and action\n\n| day | actions |\n|---|---|\n";
   for (const auto& [day, acts] : per_day) {
     std::string s;
     for (const auto& [a, n] : acts) s += fmt::format("{} {}  ", a, n);
     timeline += fmt::format("| {} | {} |\n", day, s);
   }
-  timeline += "\n## Action changes\n\n| time | account | change | audit entry |\n|---|---|---|---|\n" + timeline_changes;
+  timeline +=
+      "\n## Action changes\n\n| time | account | change | audit entry |\n|---|---|---|---|\n" +
+      timeline_changes;
 
   std::string canaries;
   // Signatures to look for in suspect texts: planted ones (registry) and, with
@@ -226,9 +226,12 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
     for (const auto& a : opt.accounts) {
       DG_ASSIGN_OR_RETURN(auto rows, reg->list(a));
       for (const auto& r : rows) {
-        canaries += json::serialize(json::object{{"account", r.account}, {"kind", r.kind}, {"signature", r.signature},
+        canaries += json::serialize(json::object{{"account", r.account},
+                                                 {"kind", r.kind},
+                                                 {"signature", r.signature},
                                                  {"first_planted", format_rfc3339(r.first)},
-                                                 {"last_planted", format_rfc3339(r.last)}, {"count", r.count}}) +
+                                                 {"last_planted", format_rfc3339(r.last)},
+                                                 {"count", r.count}}) +
                     "\n";
         ++sum.canaries;
         sigs.emplace(r.account, r.kind, r.signature);
@@ -237,7 +240,8 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
   }
   if (!opt.master_secret.empty()) {
     for (const auto& a : opt.accounts)
-      for (const auto& k : canary_kinds()) sigs.emplace(a, k, canary_signature(opt.master_secret, a, k));
+      for (const auto& k : canary_kinds())
+        sigs.emplace(a, k, canary_signature(opt.master_secret, a, k));
   }
   std::string canary_hits;
   for (const auto& f : opt.suspect_files) {
@@ -245,10 +249,15 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
     const double chance = canary_chance(sigs.size(), 1, text.size());
     for (const auto& [account, kind, signature] : sigs) {
       size_t n = 0;
-      for (size_t at = text.find(signature); at != std::string::npos; at = text.find(signature, at + 1)) ++n;
+      for (size_t at = text.find(signature); at != std::string::npos;
+           at = text.find(signature, at + 1))
+        ++n;
       if (n == 0) continue;
-      canary_hits += json::serialize(json::object{{"file", fs::path(f).filename().string()}, {"account", account},
-                                                  {"kind", kind}, {"signature", signature}, {"occurrences", n},
+      canary_hits += json::serialize(json::object{{"file", fs::path(f).filename().string()},
+                                                  {"account", account},
+                                                  {"kind", kind},
+                                                  {"signature", signature},
+                                                  {"occurrences", n},
                                                   {"signatures_searched", sigs.size()},
                                                   {"chance_bound", chance}}) +
                      "\n";
@@ -256,27 +265,36 @@ Result<EvidenceSummary> build_evidence_bundle(const EvidenceOptions& opt) {
     }
   }
 
-  json::object wm{{"null_hypothesis",
-                   "the text was not written under the account's key: each distinct (context, synonym group) "
-                   "position is green with probability 1/k independently"}};
+  json::object wm{
+      {"null_hypothesis",
+       "the text was not written under the account's key: each distinct (context, synonym group) "
+       "position is green with probability 1/k independently"}};
   if (!opt.master_secret.empty()) {
     VerifyOptions vo;
-    for (const auto& a : opt.accounts) vo.keys.push_back({a, derive_account_key(opt.master_secret, a)});
+    for (const auto& a : opt.accounts)
+      vo.keys.push_back({a, derive_account_key(opt.master_secret, a)});
     json::array rec_results;
     for (const auto& [acct, text] : received) {
       VerifyOptions one = vo;
       one.account = acct;
       auto r = verify_text(SynonymTable::builtin(), text, one);
-      rec_results.push_back(json::object{{"account", acct}, {"what", "responses the account received"},
-                                         {"positions", r.positions}, {"score", r.score}, {"p_value", r.p_value}});
+      rec_results.push_back(json::object{{"account", acct},
+                                         {"what", "responses the account received"},
+                                         {"positions", r.positions},
+                                         {"score", r.score},
+                                         {"p_value", r.p_value}});
     }
     wm["received"] = rec_results;
     json::array sus;
     for (const auto& f : opt.suspect_files) {
       auto r = verify_text(SynonymTable::builtin(), read_file(f), vo);
-      sus.push_back(json::object{{"file", fs::path(f).filename().string()}, {"positions", r.positions},
-                                 {"score", r.score}, {"account", r.account.empty() ? json::value(nullptr) : json::value(r.account)},
-                                 {"account_p_value", r.account_p_value}, {"keys_tested", vo.keys.size()}});
+      sus.push_back(json::object{
+          {"file", fs::path(f).filename().string()},
+          {"positions", r.positions},
+          {"score", r.score},
+          {"account", r.account.empty() ? json::value(nullptr) : json::value(r.account)},
+          {"account_p_value", r.account_p_value},
+          {"keys_tested", vo.keys.size()}});
     }
     wm["suspect_texts"] = sus;
   } else {
@@ -317,8 +335,9 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
    or all of them, plus the links in `chain.tsv`: `python3 check_chain.py .` (prints `intact`).
 3. Any edited, deleted or reordered byte in an entry breaks its hash or the link to its neighbours.
 )",
-      fmt::arg("subject", opt.subject), fmt::arg("head_seq", head_seq), fmt::arg("accounts", fmt::join(opt.accounts, ", ")),
-      fmt::arg("entries", mine.size()), fmt::arg("context", opt.context));
+      fmt::arg("subject", opt.subject), fmt::arg("head_seq", head_seq),
+      fmt::arg("accounts", fmt::join(opt.accounts, ", ")), fmt::arg("entries", mine.size()),
+      fmt::arg("context", opt.context));
 
   const std::vector<std::pair<std::string, std::string>> files = {
       {"README.md", readme},
@@ -337,17 +356,21 @@ Produced by `distillguard evidence` at audit-chain head seq {head_seq}. Accounts
     const ClusterMembers& c = *opt.cluster;
     json::array reasons;
     for (const auto& r : c.reasons)
-      reasons.push_back(json::object{{"signal", r.signal}, {"value", r.value}, {"weight", r.weight}, {"detail", r.detail}});
-    json::object cj{{"id", c.id},
-                    {"accounts", json::value_from(c.accounts)},
-                    {"verdict", engine::verdict_name(c.verdict)},
-                    {"risk", c.risk},
-                    {"reasons", reasons},
-                    {"how_found",
-                     fmt::format("the detection engine replayed the audit log's {} exchange records (chain seq 1..{}) "
-                                 "in chain order, as `distillguard audit export | distillguard analyze --input -` does; "
-                                 "this is cluster {} of that replay's report",
-                                 c.records, c.last_seq, c.id)}};
+      reasons.push_back(json::object{
+          {"signal", r.signal}, {"value", r.value}, {"weight", r.weight}, {"detail", r.detail}});
+    json::object cj{
+        {"id", c.id},
+        {"accounts", json::value_from(c.accounts)},
+        {"verdict", engine::verdict_name(c.verdict)},
+        {"risk", c.risk},
+        {"reasons", reasons},
+        {"how_found",
+         fmt::format(
+             "the detection engine replayed the audit log's {} exchange records (chain seq 1..{}) "
+             "in chain order, as `distillguard audit export | distillguard analyze --input -` "
+             "does; "
+             "this is cluster {} of that replay's report",
+             c.records, c.last_seq, c.id)}};
     all.emplace_back("cluster.json", json::serialize(cj) + "\n");
   }
   std::string sums;
@@ -371,7 +394,8 @@ Result<BundleCheck> check_evidence_bundle(const std::string& dir_s) {
     const size_t sp = line.find("  ");
     if (sp == std::string::npos) continue;
     const std::string name = line.substr(sp + 2);
-    if (sha256_hex(read_file(dir / name)) != line.substr(0, sp)) c.problems.push_back(name + ": sha256 mismatch");
+    if (sha256_hex(read_file(dir / name)) != line.substr(0, sp))
+      c.problems.push_back(name + ": sha256 mismatch");
   }
   std::map<int64_t, std::pair<std::string, std::string>> chain;
   std::ifstream ct(dir / "chain.tsv");
@@ -393,8 +417,10 @@ Result<BundleCheck> check_evidence_bundle(const std::string& dir_s) {
     }
     const auto& o = v.as_object();
     const int64_t seq = o.at("seq").as_int64();
-    const std::string prev(o.at("prev_hash").as_string().c_str()), h(o.at("hash").as_string().c_str());
-    if (chain_hash(prev, std::string_view(o.at("line").as_string().data(), o.at("line").as_string().size())) != h) {
+    const std::string prev(o.at("prev_hash").as_string().c_str()),
+        h(o.at("hash").as_string().c_str());
+    if (chain_hash(prev, std::string_view(o.at("line").as_string().data(),
+                                          o.at("line").as_string().size())) != h) {
       c.problems.push_back(fmt::format("entry seq {}: hash does not match its line", seq));
     }
     auto it = chain.find(seq);
@@ -405,7 +431,8 @@ Result<BundleCheck> check_evidence_bundle(const std::string& dir_s) {
   for (const auto& [seq, ph] : chain) {
     auto it = chain.find(seq - 1);
     if (it != chain.end() && it->second.second != ph.first) {
-      c.problems.push_back(fmt::format("chain seq {}: prev_hash is not the hash of seq {}", seq, seq - 1));
+      c.problems.push_back(
+          fmt::format("chain seq {}: prev_hash is not the hash of seq {}", seq, seq - 1));
     }
   }
   c.ok = c.problems.empty();

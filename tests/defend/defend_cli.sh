@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# watermark -> verify attributes the right account among several; clean text is
-# attributed to nobody; evidence --cluster finds analyze's cluster from the audit
-# log alone.
+# watermark -> verify attributes the right account among several, also scoring
+# only what the account was sent (--received); clean text is attributed to
+# nobody; evidence --cluster finds analyze's cluster from the audit log alone.
 set -euo pipefail
 : "${DG_BIN:?}" "${DG_SOURCE_DIR:?}" "${DG_TMP:?}"
 rm -rf "$DG_TMP"; mkdir -p "$DG_TMP"; cd "$DG_TMP"
@@ -26,6 +26,33 @@ assert rows[1]["account"] is None and rows[1]["account_p_value"] > 1e-3, rows[1]
 for r in rows:
     assert set(r) == {"file", "positions", "score", "p_value", "account", "account_p_value"}
 PY
+
+# Harvest-aware verify: positions chosen from what the account was sent (the first
+# half of its answers), scored on other text (the second half, and clean text).
+python3 - marked.jsonl "$DATA" <<'PY'
+import json, sys
+marked = open(sys.argv[1]).read().splitlines(); clean = open(sys.argv[2]).read().splitlines()
+half = len(marked) // 2
+open("received.jsonl", "w").write("\n".join(marked[:half]) + "\n")
+for name, lines in (("suspect.txt", marked[half:]), ("clean-half.txt", clean[half:])):
+    open(name, "w").write("\n\n".join(json.loads(l)["response"] for l in lines) + "\n")
+PY
+out=$("$DG_BIN" verify --master-key-file master --accounts accounts --received received.jsonl --min-count 1 \
+  --format json suspect.txt clean-half.txt)
+echo "$out"
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert rows[0]["account"] == "acct-17" and rows[0]["account_p_value"] < 1e-5, rows[0]
+assert rows[1]["account"] is None and rows[1]["account_p_value"] > 1e-3, rows[1]
+assert rows[0]["positions"] > 0 and rows[1]["positions"] > 0, rows
+for r in rows:
+    assert set(r) == {"file", "positions", "score", "p_value", "account", "account_p_value"}
+PY
+if "$DG_BIN" verify --master-key-file master --min-count 5 suspect.txt 2> err.txt; then
+  echo "--min-count without --received must fail"; exit 1
+fi
+grep -q -- "--min-count needs --received" err.txt
 
 # Evidence for a cluster from the audit log alone: a planted hydra (one prompt
 # template, one client, accounts created in one burst) among human accounts is
