@@ -21,6 +21,17 @@ with open(ACCOUNTS, "w") as f:
         f.write(f"acct-{i}\n")
 
 
+def first_words(docs, budget):
+    """Whole documents from the start of `docs` until at least `budget` words: (docs, words)."""
+    acc, n = [], 0
+    for d in docs:
+        if n >= budget:
+            break
+        acc.append(d)
+        n += len(d.split())
+    return acc, n
+
+
 def watermark(records, account, strength, trace=False):
     """Runs `distillguard watermark` (the same library the gateway stage applies) on records."""
     inp = "\n".join(json.dumps(r) for r in records) + "\n"

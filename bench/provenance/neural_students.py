@@ -221,12 +221,7 @@ def run(name):
     info.update(gen_tokens=GEN_TOKENS, gen_words=sum(len(d.split()) for d in docs), gen_seconds=gen_seconds)
     cells = []
     for b in BUDGETS + [10**12]:
-        acc, n = [], 0
-        for doc in docs:
-            if n >= b:
-                break
-            acc.append(doc)
-            n += len(doc.split())
+        acc, n = common.first_words(docs, b)
         if b > 10**11 and cells and n == cells[-1]["words"]:
             break
         path = os.path.join(W, f"{label}-{min(b, n)}.txt")

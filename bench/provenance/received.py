@@ -68,12 +68,7 @@ def verify(paths, received=None, min_count=None, account=None, accounts=common.A
 def prefix(path, words):
     """The first `words` words of a student text (whole documents), as a file; None if shorter."""
     docs = open(path).read().split("\n\n")
-    acc, n = [], 0
-    for d in docs:
-        if n >= words:
-            break
-        acc.append(d)
-        n += len(d.split())
+    acc, n = common.first_words(docs, words)
     d = os.path.join(common.WORK, "received-prefixes")
     os.makedirs(d, exist_ok=True)
     out = os.path.join(d, f"{os.path.basename(path)[:-4]}.first{words}.txt")

@@ -36,12 +36,7 @@ def run(name, share, attack=None, seed=SEED):
     docs, total = lm.generate(BUDGETS[-1], seed=seed + 1000)
     res = []
     for b in BUDGETS:
-        acc, n = [], 0
-        for d in docs:
-            if n >= b:
-                break
-            acc.append(d)
-            n += len(d.split())
+        acc, n = common.first_words(docs, b)
         path = os.path.join(common.WORK, f"student-{name}-{b}.txt")
         with open(path, "w") as f:
             f.write("\n\n".join(acc))

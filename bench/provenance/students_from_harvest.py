@@ -14,12 +14,7 @@ for acct in ("acct-42", "customer"):
     docs, _ = lm.generate(1_000_000, seed=11)
     cells = []
     for budget in (100_000, 300_000, 1_000_000):
-        acc, n = [], 0
-        for d in docs:
-            if n >= budget:
-                break
-            acc.append(d)
-            n += len(d.split())
+        acc, n = common.first_words(docs, budget)
         path = os.path.join(W, f"student-{acct}-{budget}.txt")
         open(path, "w").write("\n\n".join(acc))
         own = common.verify_files([path], account="acct-42")[0]
