@@ -229,23 +229,38 @@ struct Engine::Impl {
     return s ? s->count : 0;
   }
 
-  // Instruction wrappers two accounts share: reused template keys
-  // (Profile::reused_keys) that frame varied content across all the accounts
-  // using them (Slot::frames_varied_content), reused by a (>= 2 uses, whatever
-  // the share: a reseller's extraction half can be a small part of its
-  // traffic) and put by b on a steady share of its prompts (>= 2 uses and
-  // >= 1/kWrapperSteadyShare). One script rotating its wrappers over several
-  // accounts shares several; a dataset's own phrasing frames one kind of
-  // content, and customers who phrase one request alike share at most one,
-  // rarely.
+  // Instruction wrappers two accounts share: template keys that frame varied
+  // content across all the accounts using them (Slot::frames_varied_content),
+  // put by b on a steady share of its prompts (reused, Profile::reused_keys:
+  // >= 2 uses and >= 1/kWrapperSteadyShare) and used by a either repeatedly
+  // (reused, whatever the share: a reseller's extraction half can be a small
+  // part of its traffic) or once while one use is that share (a young account,
+  // <= kWrapperSteadyShare prompts: its first uses are in `prefixes` and
+  // `suffixes`, which its own traffic has not churned yet). One script
+  // rotating its wrappers over several accounts shares several; a dataset's
+  // own phrasing frames one kind of content, and customers who phrase one
+  // request alike share at most one, rarely.
   int shared_wrappers(const Profile& pa, const Profile& pb) const {
+    auto shared = [&](uint64_t key) {
+      const uint32_t cb = pb.reused_uses(key);
+      if (cb < 2 || cb * kWrapperSteadyShare < pb.n) return 0;
+      const Slot* s = slot_of(key);
+      return s && s->frames_varied_content() ? 1 : 0;
+    };
     int k = 0;
-    for (int i = 0; i < 4; ++i) {
-      if (!pa.reused_keys.count[i] || pa.reused_keys.guaranteed(i) < 2) continue;
-      const uint32_t cb = pb.reused_uses(pa.reused_keys.key[i]);
-      if (cb < 2 || cb * kWrapperSteadyShare < pb.n) continue;
-      const Slot* s = slot_of(pa.reused_keys.key[i]);
-      k += s && s->frames_varied_content();
+    for (int i = 0; i < 4; ++i)
+      if (pa.reused_keys.count[i] && pa.reused_keys.guaranteed(i) >= 2)
+        k += shared(pa.reused_keys.key[i]);
+    if (pa.n <= kWrapperSteadyShare) {
+      auto first_uses = [&](const TopK<6>& t, uint64_t salt) {
+        for (int i = 0; i < 6; ++i) {
+          if (!t.count[i]) continue;
+          const uint64_t key = t.key[i] ^ salt;
+          if (pa.reused_uses(key) < 2) k += shared(key);  // else counted above
+        }
+      };
+      first_uses(pa.prefixes, kPrefixKeySalt);
+      first_uses(pa.suffixes, kSuffixKeySalt);
     }
     return k;
   }

@@ -566,6 +566,11 @@ TEST(Engine, SharedWrapperSetLinksOneScriptNotDatasetPhrasing) {
     send("passerby", 30, "hello, how was your weekend? #" + std::to_string(i));
   auto once = send("passerby", 30, w1 + p[3] + " #9001");
   EXPECT_EQ(once.cluster_size, 1u);
+  // A new account of the script links once it has used two of the wrappers,
+  // once each (first uses count while one use is a steady share).
+  send("script_new", 40, w1 + p[4] + " #9101");
+  auto second = send("script_new", 40, p[5] + " #9102" + w2);
+  EXPECT_EQ(second.cluster_root, root);
 }
 
 // A ring opened in a creation burst keeps that evidence after aged accounts
