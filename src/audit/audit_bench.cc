@@ -12,7 +12,7 @@
 // steady state), then flush. Prints CPU time (user+sys, getrusage) per record:
 // `append` = the producers' cost of append() alone (timed around each call,
 // so it includes about one clock_gettime); `writer` = every other
-// thread of the process (the writer and the checkpointer, measured as the
+// thread of the process (the writer, which also checkpoints; measured as the
 // process's CPU minus the producers' and the WAL sampler's); `batch` = the
 // writer thread's CPU per write_batch() call, a checkpoint included when one
 // is due (p50/p99/max); `wal` = the -wal
@@ -247,7 +247,7 @@ int run(int argc, char** argv) {
   for (uintmax_t b : wal_per_s) std::printf(" %.1f", static_cast<double>(b) / 1e6);
   std::printf("\n");
   std::printf("batch   %s, %.1f records/batch\n", batches.c_str(), per_batch);
-  std::printf("writer  %.0f ns CPU/record (all other threads: writer, checkpointer)\n",
+  std::printf("writer  %.0f ns CPU/record (all other threads: the writer, checkpoints included)\n",
               (cpu_total - producer_cpu.load() - sampler_cpu) / static_cast<double>(records) * 1e9);
   return 0;
 }
